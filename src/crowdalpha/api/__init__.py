@@ -1,0 +1,1 @@
+"""crowdalpha.api (see DESIGN.md, Layout)."""

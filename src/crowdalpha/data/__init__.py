@@ -1,0 +1,1 @@
+"""crowdalpha.data (see DESIGN.md, Layout)."""

@@ -1,0 +1,1 @@
+"""crowdalpha.fund (see DESIGN.md, Layout)."""

@@ -1,0 +1,248 @@
+"""Named, pure transforms of prediction columns (numerai-tools 0.7 drop-ins).
+
+Each function returns a new object and never modifies its input. Column-wise
+work runs on the array kernels in :mod:`crowdalpha.scoring.kernels`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar, cast
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtri
+
+from crowdalpha.scoring import kernels
+from crowdalpha.scoring.errors import (
+    DegenerateInputError,
+    EmptyInputError,
+    LengthMismatchError,
+)
+from crowdalpha.scoring.validation import (
+    check_no_nans,
+    check_overlap,
+    check_same_index,
+    check_scoring_input,
+    check_sorted,
+    check_unique_ids,
+)
+
+#: Share of ids that may be dropped when matching predictions to targets.
+DEFAULT_MAX_FILTERED_INDEX_RATIO = 0.2
+
+S1 = TypeVar("S1", pd.DataFrame, pd.Series)
+S2 = TypeVar("S2", pd.DataFrame, pd.Series)
+RankMethod = Literal["average", "min", "max", "first", "dense"]
+
+
+def filter_sort_index(
+    s1: S1, s2: S2, max_filtered_ratio: float = DEFAULT_MAX_FILTERED_INDEX_RATIO
+) -> tuple[S1, S2]:
+    """Keep the ids both inputs have without NaN (any column), sorted.
+
+    Raises ``InsufficientOverlapError`` when either input loses more than
+    ``max_filtered_ratio`` of its ids.
+    """
+    check_unique_ids(s1, "s1")
+    check_unique_ids(s2, "s2")
+    ids = s1.dropna().index.intersection(s2.dropna().index)
+    check_overlap(len(ids), len(s1), max_filtered_ratio, "s1", "s2")
+    check_overlap(len(ids), len(s2), max_filtered_ratio, "s2", "s1")
+    return cast(S1, s1.loc[ids].sort_index()), cast(S2, s2.loc[ids].sort_index())
+
+
+def filter_sort_index_many(
+    inputs: list[Any], max_filtered_ratio: float = DEFAULT_MAX_FILTERED_INDEX_RATIO
+) -> list[Any]:
+    """:func:`filter_sort_index` for any number of inputs."""
+    if len(inputs) == 0:
+        raise EmptyInputError("filter_sort_index_many needs at least one input")
+    for i, item in enumerate(inputs):
+        check_unique_ids(item, f"inputs[{i}]")
+    ids = inputs[0].dropna().index
+    for item in inputs[1:]:
+        ids = ids.intersection(item.dropna().index)
+    for i, item in enumerate(inputs):
+        check_overlap(len(ids), len(item), max_filtered_ratio, f"inputs[{i}]", "the other inputs")
+    return [item.loc[ids].sort_index() for item in inputs]
+
+
+def filter_sort_top_bottom(s: pd.Series, top_bottom: int) -> tuple[pd.Series, pd.Series]:
+    """The ``top_bottom`` highest and lowest values of ``s`` (ties by position), each sorted by id."""
+    if top_bottom < 1 or 2 * top_bottom > len(s):
+        raise DegenerateInputError(
+            f"top_bottom={top_bottom} must be between 1 and half the number of ids ({len(s)})"
+        )
+    order = np.argsort(s.to_numpy(), kind="stable")
+    return s.iloc[order[-top_bottom:]].sort_index(), s.iloc[order[:top_bottom]].sort_index()
+
+
+def filter_sort_top_bottom_concat(s: pd.Series, top_bottom: int) -> pd.Series:
+    """Top and bottom ``top_bottom`` values of ``s`` in one id-sorted series."""
+    top, bottom = filter_sort_top_bottom(s, top_bottom)
+    return pd.concat([top, bottom]).sort_index()
+
+
+def _rank_values(values: np.ndarray, method: RankMethod) -> np.ndarray:
+    """Percentile ranks of each column of a 2-D array, ``(rank - 0.5) / count``."""
+    if method == "average":
+        return kernels.tie_kept_rank_rows(values.T).T
+    if method == "first":
+        return kernels.tie_broken_rank_rows(values.T).T
+    frame = pd.DataFrame(values)
+    return ((frame.rank(method=method) - 0.5) / frame.count()).to_numpy()
+
+
+def rank(s: S1, method: RankMethod = "average") -> S1:
+    """Percentile rank each column (or the series), centred on 0.5; NaN stay NaN.
+
+    ``method="average"`` keeps ties (tie-kept rank), ``"first"`` breaks them by
+    position. The index must be sorted.
+    """
+    check_sorted(s, "input")
+    if isinstance(s, pd.Series):
+        values = s.to_numpy(dtype=np.float64, na_value=np.nan)[:, None]
+        return pd.Series(_rank_values(values, method)[:, 0], index=s.index, name=s.name)
+    values = s.to_numpy(dtype=np.float64, na_value=np.nan)
+    return pd.DataFrame(_rank_values(values, method), index=s.index, columns=s.columns)
+
+
+def tie_kept_rank(s: S1) -> S1:
+    """Rank columns, keeping ties (average rank)."""
+    return rank(s, "average")
+
+
+def tie_broken_rank(df: pd.DataFrame) -> pd.DataFrame:
+    """Rank columns, breaking ties by position."""
+    return rank(df, "first")
+
+
+def gaussian(df: pd.DataFrame) -> pd.DataFrame:
+    """Normal quantile (inverse CDF) of each value: ranks in (0, 1) become N(0, 1) scores."""
+    check_sorted(df, "input")
+    values = ndtri(df.to_numpy(dtype=np.float64, na_value=np.nan))
+    return pd.DataFrame(values, index=df.index, columns=df.columns)
+
+
+def power(df: pd.DataFrame, p: float) -> pd.DataFrame:
+    """Signed power ``sign(x) * |x| ** p`` of each column.
+
+    Raises when the data has NaN, an unsorted index, or when a non-constant
+    column ends up less than 90% correlated with its input.
+    """
+    check_no_nans(df, "input")
+    check_sorted(df, "input")
+    values = df.to_numpy(dtype=np.float64)
+    result = kernels.signed_power(values, p)
+    frame = pd.DataFrame(result, index=df.index, columns=df.columns)
+    constant = result.std(axis=0) == 0
+    correlations = np.array([
+        np.nan if constant[j] else np.corrcoef(result[:, j], values[:, j])[0, 1]
+        for j in range(values.shape[1])
+    ])
+    weak = ~constant & ~(correlations >= 0.9)
+    if weak.any():
+        column = df.columns[np.argmax(weak)]
+        raise DegenerateInputError(
+            f"power {p} of column {column!r} is only {correlations[np.argmax(weak)]:.3f} "
+            "correlated with its input (needs >= 0.9)"
+        )
+    return frame
+
+
+def center(s: S1) -> S1:
+    """Shift each column so its mean (ignoring NaN) is 0."""
+    return cast(S1, s - s.mean())
+
+
+def variance_normalize(df: pd.DataFrame) -> pd.DataFrame:
+    """Scale each column to standard deviation 1 (ddof=0)."""
+    return df / df.std(ddof=0)
+
+
+def weight_normalize(s: S1) -> S1:
+    """Scale each column so its absolute values sum to 1."""
+    return cast(S1, s / s.abs().sum(axis=0))
+
+
+def standardize(df: pd.DataFrame) -> pd.DataFrame:
+    """Center, then scale to unit variance, each column."""
+    return variance_normalize(center(df))
+
+
+def orthogonalize(v: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Remove from each column of ``v`` its projection on the vector ``u``."""
+    return v - np.outer(u, (v.T @ u) / (u.T @ u))
+
+
+class Neutralizer:
+    """Least-squares projection onto a set of exposures (plus an intercept).
+
+    Factorizes the exposures once (SVD, singular values below ``rcond`` times
+    the largest dropped, as ``numpy.linalg.lstsq`` does) so that any number of
+    columns can be neutralized against them cheaply.
+    """
+
+    def __init__(self, exposures: np.ndarray, rcond: float = 1e-6) -> None:
+        exposures = np.asarray(exposures, dtype=np.float64)
+        if exposures.ndim == 1:
+            exposures = exposures[:, None]
+        self.design = np.hstack([exposures, np.ones((exposures.shape[0], 1))])
+        u, s, vt = np.linalg.svd(self.design, full_matrices=False)
+        keep = s > rcond * s.max()
+        self.pseudo_inverse = (vt[keep].T / s[keep]) @ u[:, keep].T
+
+    def exposure(self, columns: np.ndarray) -> np.ndarray:
+        """The part of each column (shape (n, k)) explained by the exposures."""
+        return self.design @ (self.pseudo_inverse @ columns)
+
+    def residuals(self, columns: np.ndarray, proportion: float = 1.0) -> np.ndarray:
+        """Each column minus ``proportion`` times its explained part."""
+        return columns - proportion * self.exposure(columns)
+
+
+def neutralize(df: pd.DataFrame, neutralizers: pd.DataFrame, proportion: float = 1.0) -> pd.DataFrame:
+    """Subtract ``proportion`` of each column's least-squares fit on the
+    neutralizers (with an intercept). Constant columns become NaN."""
+    check_no_nans(df, "data")
+    check_no_nans(neutralizers, "neutralizers")
+    check_same_index(df, neutralizers, "data", "neutralizers")
+    values = df.to_numpy(dtype=np.float64)
+    constant = values.std(axis=0) == 0
+    neutral = np.full(values.shape, np.nan)
+    if (~constant).any():
+        model = Neutralizer(neutralizers.to_numpy(dtype=np.float64))
+        neutral[:, ~constant] = model.residuals(values[:, ~constant], proportion)
+    return pd.DataFrame(neutral, index=df.index, columns=df.columns)
+
+
+def stake_weight(predictions: pd.DataFrame, stakes: pd.Series) -> pd.Series:
+    """Stake-weighted mean of the staked prediction columns (the meta-model)."""
+    missing = stakes.index.difference(predictions.columns)
+    if len(missing):
+        raise LengthMismatchError(f"stakes name {len(missing)} models without predictions, first: {missing[0]!r}")
+    total = stakes.sum()
+    if not np.isfinite(total) or total == 0:
+        raise DegenerateInputError(f"stakes sum to {total}; need a positive total")
+    return (predictions[stakes.index] * stakes).sum(axis=1) / total
+
+
+def tie_kept_rank__gaussianize__pow_1_5(df: pd.DataFrame) -> pd.DataFrame:
+    """Tie-kept rank, gaussianize, then signed power 1.5 of each column."""
+    return power(gaussian(tie_kept_rank(df)), 1.5)
+
+
+def tie_kept_rank__gaussianize__neutralize__variance_normalize(
+    df: pd.DataFrame, neutralizers: pd.DataFrame
+) -> pd.DataFrame:
+    """Tie-kept rank, gaussianize, neutralize to ``neutralizers``, scale to std 1."""
+    return variance_normalize(neutralize(gaussian(tie_kept_rank(df)), neutralizers))
+
+
+def as_frame(predictions: pd.DataFrame | pd.Series, name: str) -> pd.DataFrame:
+    """Accept a single prediction series where a frame of columns is expected."""
+    check_scoring_input(predictions, name)
+    if isinstance(predictions, pd.Series):
+        return predictions.to_frame(predictions.name if predictions.name is not None else 0)
+    return predictions
+

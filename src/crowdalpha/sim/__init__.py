@@ -1,0 +1,1 @@
+"""crowdalpha.sim (see DESIGN.md, Layout)."""

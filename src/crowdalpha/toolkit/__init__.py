@@ -1,0 +1,1 @@
+"""crowdalpha.toolkit (see DESIGN.md, Layout)."""

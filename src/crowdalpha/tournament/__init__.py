@@ -1,0 +1,1 @@
+"""crowdalpha.tournament (see DESIGN.md, Layout)."""

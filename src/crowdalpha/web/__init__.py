@@ -1,0 +1,1 @@
+"""crowdalpha.web (see DESIGN.md, Layout)."""
