@@ -5,6 +5,7 @@ plus a batch engine that scores many models over many eras in one call.
 This package imports nothing else of crowdalpha's.
 """
 
+from crowdalpha.scoring.batch import METRICS, score_eras
 from crowdalpha.scoring.errors import ScoringInputError
 from crowdalpha.scoring.metrics import (
     alpha,
@@ -18,6 +19,8 @@ from crowdalpha.scoring.metrics import (
     numerai_corr,
     sharpe_ratio,
 )
+from crowdalpha.scoring.neutralization import neutralize_by_groups, neutralize_per_era
+from crowdalpha.scoring.summary import summarize, summarize_scores
 from crowdalpha.scoring.transforms import (
     DEFAULT_MAX_FILTERED_INDEX_RATIO,
     center,
@@ -35,6 +38,7 @@ from crowdalpha.scoring.transforms import (
 
 __all__ = [
     "DEFAULT_MAX_FILTERED_INDEX_RATIO",
+    "METRICS",
     "ScoringInputError",
     "alpha",
     "center",
@@ -49,12 +53,17 @@ __all__ = [
     "neutral_contribution",
     "neutral_correlation",
     "neutralize",
+    "neutralize_by_groups",
+    "neutralize_per_era",
     "numerai_corr",
     "orthogonalize",
     "power",
     "rank",
+    "score_eras",
     "sharpe_ratio",
     "stake_weight",
+    "summarize",
+    "summarize_scores",
     "tie_broken_rank",
     "tie_kept_rank",
 ]

@@ -163,13 +163,21 @@ def signed_power(values: np.ndarray, p: float) -> np.ndarray:
 
 
 def row_pearson(rows: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Pearson correlation of each row of ``rows`` with ``target`` (NaN when constant)."""
+    """Pearson correlation of each row of ``rows`` with ``target``; NaN where either is constant.
+
+    Rows are centered explicitly (not via sum-of-squares shortcuts) so values
+    with a large offset and a small spread keep their precision.
+    """
+    rows = np.atleast_2d(rows)
     centered_target = target - target.mean()
-    row_means = rows.mean(axis=1)
-    covariance = rows @ centered_target - row_means * centered_target.sum()
-    row_ss = np.einsum("ij,ij->i", rows, rows) - rows.shape[1] * row_means**2
+    centered = rows - rows.mean(axis=1, keepdims=True)
+    covariance = centered @ centered_target
+    row_ss = np.einsum("ij,ij->i", centered, centered)
     target_ss = centered_target @ centered_target
+    constant = rows.max(axis=1) == rows.min(axis=1)
+    if target.max() == target.min():
+        constant[:] = True
     with np.errstate(divide="ignore", invalid="ignore"):
-        corr = covariance / np.sqrt(np.clip(row_ss, 0.0, None) * target_ss)
-    corr[(row_ss <= 0) | (target_ss <= 0)] = np.nan
+        corr = covariance / np.sqrt(row_ss * target_ss)
+    corr[constant] = np.nan
     return corr

@@ -6,8 +6,6 @@ by the prediction columns and never modify their inputs.
 
 from __future__ import annotations
 
-
-
 import numpy as np
 import pandas as pd
 
