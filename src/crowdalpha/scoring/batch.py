@@ -148,12 +148,15 @@ def _to_matrix(obj: Any, name: str) -> tuple[np.ndarray, list[str]]:
                if not pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t)]
         if bad:
             raise NonNumericError(f"{name} column {bad[0]!r} has dtype {obj.dtypes[bad[0]]}, expected numbers")
-        return obj.to_numpy(dtype=np.float64, na_value=np.nan), [str(c) for c in obj.columns]
+        names = [str(c) for c in obj.columns]
+        if all(isinstance(t, np.dtype) for t in obj.dtypes):
+            return obj.to_numpy(), names  # a view when the frame is one block: no copy
+        return obj.to_numpy(dtype=np.float64, na_value=np.nan), names
     if _is_polars_frame(obj):
         bad = [c for c, t in obj.schema.items() if not t.is_numeric()]
         if bad:
             raise NonNumericError(f"{name} column {bad[0]!r} has dtype {obj.schema[bad[0]]}, expected numbers")
-        return obj.to_numpy().astype(np.float64, copy=False), [str(c) for c in obj.columns]
+        return obj.to_numpy(), [str(c) for c in obj.columns]
     array = np.asarray(obj)
     if array.ndim == 1:
         array = array[:, None]
@@ -161,7 +164,7 @@ def _to_matrix(obj: Any, name: str) -> tuple[np.ndarray, list[str]]:
         raise LengthMismatchError(f"{name} must be 2-D (ids x columns), got {array.ndim} dimensions")
     if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_):
         raise NonNumericError(f"{name} has dtype {array.dtype}, expected numbers")
-    return array.astype(np.float64, copy=False), [str(i) for i in range(array.shape[1])]
+    return array, [str(i) for i in range(array.shape[1])]
 
 
 def _is_polars_frame(obj: Any) -> bool:
@@ -257,7 +260,7 @@ def _prepare_era(data: _Inputs, rows: np.ndarray, scored: np.ndarray, wanted: li
                                      "where the target is known")
         return kernels.gaussian_rank_rows(part)
 
-    era_features = data.features[rows] if data.features is not None else None
+    era_features = data.features[rows].astype(np.float64) if data.features is not None else None
     return _EraContext(target_centered, target_corr, contribution,
                        reference(data.meta_model, "meta_model", "mmc"),
                        reference(data.benchmark, "benchmark", "bmc"),
@@ -295,7 +298,7 @@ def _score_era(data: _Inputs, rows: np.ndarray, era: str, wanted: list[str], rat
     k = len(data.models)
     out = np.full((len(wanted), k), np.nan)
     for start in range(0, k, MODEL_BLOCK):
-        block = np.ascontiguousarray(data.predictions[rows, start : start + MODEL_BLOCK].T)
+        block = np.ascontiguousarray(data.predictions[rows, start : start + MODEL_BLOCK].T, dtype=np.float64)
         incomplete = np.isnan(block).any(axis=1)
         complete = np.flatnonzero(~incomplete)
         if len(complete):
@@ -312,21 +315,64 @@ def _score_block(block: np.ndarray, scored: np.ndarray, ctx: _EraContext, wanted
     """All metrics for complete rows of predictions ``block`` (k, n_era)."""
     out = np.full((len(wanted), block.shape[0]), np.nan)
     all_scored = bool(scored.all())
-    on_scored = block if all_scored else block[:, scored]
-    gauss = kernels.gaussian_rank_rows(on_scored) if {"corr", "mmc", "bmc"} & set(wanted) else None
+    references = {name: ref for name, ref in (("mmc", ctx.meta), ("bmc", ctx.bench)) if name in wanted}
+    # FNC starts from the same gaussianized ranks when every id is scored
+    keep_gauss = "fnc" in wanted and all_scored
+    gauss = None
+    if {"corr", "mmc", "bmc"} & set(wanted):
+        on_scored = block if all_scored else block[:, scored]
+        stats, gauss = _rank_statistics(on_scored, ctx.target_corr, ctx.target_contribution,
+                                        list(references.values()), keep_gauss)
+        n = on_scored.shape[1]
+        for i, metric in enumerate(wanted):
+            if metric == "corr":
+                out[i] = stats[:, 0]
+            elif metric in references:
+                reference = references[metric]
+                g_dot_reference = stats[:, 2 + list(references).index(metric)]
+                out[i] = _contribution(stats[:, 1], g_dot_reference, reference, ctx.target_contribution, n)
     for i, metric in enumerate(wanted):
-        if metric == "corr":
-            out[i] = kernels.row_pearson(_pow15(gauss), ctx.target_corr)
-        elif metric == "mmc":
-            out[i] = _contribution(gauss, ctx.meta, ctx.target_contribution)
-        elif metric == "bmc":
-            out[i] = _contribution(gauss, ctx.bench, ctx.target_contribution)
-        elif metric == "fnc":
-            out[i] = _feature_neutral_corr(block, scored, ctx)
+        if metric == "fnc":
+            out[i] = _feature_neutral_corr(block, scored, ctx, gauss)
         elif metric in ("fe_max", "fe_rms"):
-            exposures = _feature_exposures(block, ctx)
-            out[i] = _exposure_summary(exposures, metric)
+            out[i] = _exposure_summary(_feature_exposures(block, ctx), metric)
     return out
+
+
+def _rank_statistics(rows: np.ndarray, target_corr: np.ndarray, target_contribution: np.ndarray,
+                     references: list[np.ndarray], keep_gauss: bool = False,
+                     ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Rank-gaussianize each row once and reduce it while it is in cache.
+
+    Returns per row: [CORR (Pearson of the 1.5-powered gaussian ranks with
+    ``target_corr``), g . target_contribution, g . reference_1, ...], and the
+    gaussianized rows themselves when ``keep_gauss``. Sums run in each row's
+    sorted order against gathered target and reference values.
+    """
+    k, n = rows.shape
+    target_centered = target_corr - target_corr.mean()
+    target_ss = target_centered @ target_centered
+    target_constant = target_corr.max() == target_corr.min()
+    vectors = [target_contribution, *references] if references else []
+    stats = np.full((k, 2 + len(references)), np.nan)
+    gauss_out = np.empty((k, n)) if keep_gauss else None
+
+    def work(block_rows: slice) -> None:
+        order, gauss_sorted = kernels.sorted_gaussian_ranks(rows[block_rows])
+        if gauss_out is not None:
+            np.put_along_axis(gauss_out[block_rows], order, gauss_sorted, axis=1)
+        powered = _pow15(gauss_sorted)
+        powered -= powered.mean(axis=1, keepdims=True)
+        powered_ss = np.einsum("ij,ij->i", powered, powered)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            corr = np.einsum("ij,ij->i", powered, target_centered[order]) / np.sqrt(powered_ss * target_ss)
+        corr[(powered_ss == 0) | target_constant] = np.nan
+        stats[block_rows, 0] = corr
+        for v, vector in enumerate(vectors):
+            stats[block_rows, 1 + v] = np.einsum("ij,ij->i", gauss_sorted, vector[order])
+
+    kernels.for_row_blocks(work, k, n)
+    return stats, gauss_out
 
 
 def _pow15(gauss: np.ndarray) -> np.ndarray:
@@ -334,22 +380,23 @@ def _pow15(gauss: np.ndarray) -> np.ndarray:
     return gauss * np.sqrt(np.abs(gauss))
 
 
-def _contribution(gauss: np.ndarray, reference: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Covariance of each gaussianized row, orthogonalized to ``reference``, with ``target``."""
-    n = gauss.shape[1]
-    along = gauss @ reference / (reference @ reference)
-    return (gauss @ target - along * (reference @ target)) / n
+def _contribution(g_dot_target: np.ndarray, g_dot_reference: np.ndarray, reference: np.ndarray,
+                  target: np.ndarray, n: int) -> np.ndarray:
+    """MMC/BMC: covariance with ``target`` of each gaussianized row orthogonalized
+    to ``reference``: ``(g.t - (g.r)(r.t)/(r.r)) / n``."""
+    return (g_dot_target - g_dot_reference * (reference @ target) / (reference @ reference)) / n
 
 
-def _feature_neutral_corr(block: np.ndarray, scored: np.ndarray, ctx: _EraContext) -> np.ndarray:
-    """Rank-gaussianize over all ids, neutralize to the features, then CORR on scored ids."""
-    gauss_all = kernels.gaussian_rank_rows(block)
-    residuals = ctx.neutralizer.residuals(gauss_all.T).T
-    residual_std = residuals.std(axis=1)
-    regauss = kernels.gaussian_rank_rows(residuals if scored.all() else residuals[:, scored])
-    corr = kernels.row_pearson(_pow15(regauss), ctx.target_corr)
-    corr[residual_std == 0] = np.nan
-    return corr
+def _feature_neutral_corr(block: np.ndarray, scored: np.ndarray, ctx: _EraContext,
+                          gauss_all: np.ndarray | None = None) -> np.ndarray:
+    """Rank-gaussianize over all ids (unless given), neutralize to the features,
+    then CORR on scored ids."""
+    if gauss_all is None:
+        gauss_all = kernels.gaussian_rank_rows(block)
+    residuals = ctx.neutralizer.residuals_rows(gauss_all)
+    on_scored = residuals if scored.all() else residuals[:, scored]
+    # a fully explained prediction leaves a constant residual: all ties, CORR NaN
+    return _rank_statistics(on_scored, ctx.target_corr, ctx.target_contribution, [])[0][:, 0]
 
 
 def _feature_exposures(block: np.ndarray, ctx: _EraContext) -> np.ndarray:
@@ -399,7 +446,7 @@ def _score_incomplete(values: np.ndarray, scored: np.ndarray, ctx: _EraContext, 
     def reference(source: np.ndarray | None) -> np.ndarray | None:
         return None if source is None else kernels.gaussian_rank_rows(source[rows][covered])
 
-    features = None if data.features is None else data.features[rows][present]
+    features = None if data.features is None else data.features[rows][present].astype(np.float64)
     neutralizer, features_std, constant_features = _feature_context(features, wanted)
     sub_context = _EraContext(
         target_centered=t_centered,

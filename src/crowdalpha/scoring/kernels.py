@@ -30,28 +30,27 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=_n_threads(), thread_name_prefix="crowdalpha-kernel")
 
 
-def map_row_blocks(func: Callable[[np.ndarray, np.ndarray], None], values: np.ndarray,
-                   out: np.ndarray) -> np.ndarray:
-    """Apply ``func(block_in, block_out)`` to blocks of rows, in parallel when worthwhile."""
-    k = values.shape[0]
-    starts = range(0, k, BLOCK_ROWS)
-    if k <= BLOCK_ROWS or values.size < 200_000 or _n_threads() == 1:
-        for s in starts:
-            func(values[s : s + BLOCK_ROWS], out[s : s + BLOCK_ROWS])
-        return out
-    futures = [_pool().submit(func, values[s : s + BLOCK_ROWS], out[s : s + BLOCK_ROWS])
-               for s in starts]
-    for f in futures:
-        f.result()
-    return out
+def for_row_blocks(func: Callable[[slice], None], n_rows: int, n_cols: int) -> None:
+    """Call ``func(rows)`` for consecutive blocks of rows, in parallel when worthwhile.
+
+    ``func`` must write only to its own rows of any output it fills.
+    """
+    blocks = [slice(s, min(s + BLOCK_ROWS, n_rows)) for s in range(0, n_rows, BLOCK_ROWS)]
+    if len(blocks) <= 1 or n_rows * n_cols < 200_000 or _n_threads() == 1:
+        for rows in blocks:
+            func(rows)
+        return
+    for future in [_pool().submit(func, rows) for rows in blocks]:
+        future.result()
 
 
-def _tie_group_bounds(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """First and last position (0-based) of each element's tie group in sorted rows."""
+def _tie_group_bounds(sorted_values: np.ndarray, tied: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First and last position (0-based) of each element's tie group in sorted
+    rows; ``tied[:, j]`` says element j+1 equals element j."""
     k, n = sorted_values.shape
     new_group = np.empty((k, n), dtype=bool)
     new_group[:, 0] = True
-    np.not_equal(sorted_values[:, 1:], sorted_values[:, :-1], out=new_group[:, 1:])
+    np.logical_not(tied, out=new_group[:, 1:])
     positions = np.arange(n, dtype=np.int32)
     first = np.where(new_group, positions, np.int32(0))
     np.maximum.accumulate(first, axis=1, out=first)
@@ -72,36 +71,66 @@ def _gaussian_table(n: int) -> np.ndarray:
     return table
 
 
-def _rank_block(block: np.ndarray, out: np.ndarray, gaussianize: bool) -> None:
-    """Tie-kept percentile ranks (or their normal quantiles) of complete rows."""
+def sorted_gaussian_ranks(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sort order of each row and the gaussianized tie-kept rank of each
+    element *in sorted order* (rows without NaN).
+
+    Scores that are sums over ids (correlations, dot products) can be taken in
+    sorted order against gathered vectors, with no scatter back. Rows without
+    ties all share one read-only row of values.
+    """
     n = block.shape[1]
     order = np.argsort(block, axis=1)
     sorted_values = np.take_along_axis(block, order, axis=1)
-    first, last = _tie_group_bounds(sorted_values)
-    doubled = first + last + 1  # 2 * (average 1-based rank) - 1
+    tied = sorted_values[:, 1:] == sorted_values[:, :-1]
+    if tied.any():
+        first, last = _tie_group_bounds(sorted_values, tied)
+        return order, _gaussian_table(n)[first + last + 1]
+    return order, np.broadcast_to(_untied_gaussian_row(n), block.shape)
+
+
+@lru_cache(maxsize=64)
+def _untied_gaussian_row(n: int) -> np.ndarray:
+    """Gaussianized ranks 1..n in order: what every row without ties sorts to."""
+    row = _gaussian_table(n)[2 * np.arange(n) + 1]
+    row.setflags(write=False)
+    return row
+
+
+def rank_complete_block(block: np.ndarray, gaussianize: bool = True) -> np.ndarray:
+    """Tie-kept percentile ranks (or their normal quantiles) of rows without NaN.
+
+    Single-threaded; callers split work with :func:`for_row_blocks`. Ranks are
+    looked up in a table indexed by ``2 * average_rank - 1``, so ties cost a
+    few passes and no per-element ``ndtri``.
+    """
+    n = block.shape[1]
+    out = np.empty(block.shape, dtype=np.float64)
     if gaussianize:
-        ranked = _gaussian_table(n)[doubled]
+        order, ranked = sorted_gaussian_ranks(block)
     else:
+        order = np.argsort(block, axis=1)
+        sorted_values = np.take_along_axis(block, order, axis=1)
+        tied = sorted_values[:, 1:] == sorted_values[:, :-1]
+        if tied.any():
+            first, last = _tie_group_bounds(sorted_values, tied)
+            doubled = first + last + 1  # 2 * (average 1-based rank) - 1
+        else:
+            doubled = np.broadcast_to(2 * np.arange(n) + 1, block.shape)
         ranked = doubled / (2.0 * n)
     np.put_along_axis(out, order, ranked, axis=1)
+    return out
 
 
-def _rank_block_with_nans(block: np.ndarray, out: np.ndarray, gaussianize: bool) -> None:
-    """Like :func:`_rank_block` for rows with NaNs: NaNs stay NaN and each row
-    is ranked among its own valid values, as pandas does."""
-    for row, out_row in zip(block, out, strict=True):
-        valid = ~np.isnan(row)
-        out_row[:] = np.nan
-        count = int(valid.sum())
-        if count == 0:
-            continue
-        values = row[valid][None, :]
-        order = np.argsort(values, axis=1)
-        first, last = _tie_group_bounds(np.take_along_axis(values, order, axis=1))
-        pct = (first + last + 1) / (2.0 * count)
-        ranked = np.empty_like(values)
-        np.put_along_axis(ranked, order, ndtri(pct) if gaussianize else pct, axis=1)
-        out_row[valid] = ranked[0]
+def _rank_row_with_nans(row: np.ndarray, gaussianize: bool) -> np.ndarray:
+    """One row ranked among its valid values, NaN kept (as pandas does)."""
+    out = np.full(row.shape, np.nan)
+    valid = ~np.isnan(row)
+    count = int(valid.sum())
+    if count:
+        pct = rank_complete_block(row[valid][None, :], gaussianize=False)[0]
+        out[valid] = ndtri(pct) if gaussianize else pct
+    return out
 
 
 def _rank_rows(values: np.ndarray, gaussianize: bool) -> np.ndarray:
@@ -111,23 +140,20 @@ def _rank_rows(values: np.ndarray, gaussianize: bool) -> np.ndarray:
     out = np.empty(values.shape, dtype=np.float64)
     if values.shape[1] == 0:
         return out[0] if squeeze else out
-    has_nan = np.isnan(values).any(axis=1)
 
-    def work(block: np.ndarray, block_out: np.ndarray) -> None:
-        nan_rows = np.isnan(block).any(axis=1)
-        if nan_rows.any():
-            _rank_block_with_nans(block[nan_rows], tmp := np.empty((int(nan_rows.sum()), block.shape[1])), gaussianize)
-            block_out[nan_rows] = tmp
-            full = ~nan_rows
-            if full.any():
-                tmp_full = np.empty((int(full.sum()), block.shape[1]))
-                _rank_block(block[full], tmp_full, gaussianize)
-                block_out[full] = tmp_full
-        else:
-            _rank_block(block, block_out, gaussianize)
+    def work(rows: slice) -> None:
+        block, block_out = values[rows], out[rows]
+        with_nans = np.isnan(block).any(axis=1)
+        if not with_nans.any():
+            block_out[:] = rank_complete_block(block, gaussianize)
+            return
+        for r in np.flatnonzero(with_nans):
+            block_out[r] = _rank_row_with_nans(block[r], gaussianize)
+        complete = np.flatnonzero(~with_nans)
+        if len(complete):
+            block_out[complete] = rank_complete_block(block[complete], gaussianize)
 
-    del has_nan
-    map_row_blocks(work, values, out)
+    for_row_blocks(work, *values.shape)
     return out[0] if squeeze else out
 
 

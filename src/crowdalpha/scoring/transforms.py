@@ -176,29 +176,73 @@ def orthogonalize(v: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 
 class Neutralizer:
-    """Least-squares projection onto a set of exposures (plus an intercept).
+    """Least-squares projection onto a set of exposures plus an intercept.
 
-    Factorizes the exposures once (SVD, singular values below ``rcond`` times
-    the largest dropped, as ``numpy.linalg.lstsq`` does) so that any number of
-    columns can be neutralized against them cheaply.
+    Factorizes the exposures once so any number of columns can be neutralized
+    against them with two matrix products. The exposures are centered (the
+    intercept takes the means) and scaled to unit norm, which leaves their
+    span unchanged but makes the Gram matrix well conditioned; its
+    eigendecomposition then gives the projection as accurately as an SVD at a
+    fraction of the cost. Directions with singular values below ``rcond``
+    times the largest are dropped, as ``numpy.linalg.lstsq`` does; when the
+    scaled exposures are still ill-conditioned (condition number above
+    ``1 / sqrt(eps)``-ish, 1e3) an SVD basis is used instead.
     """
+
+    #: Above this condition number the Gram route loses digits; use an SVD.
+    MAX_GRAM_CONDITION = 1e3
 
     def __init__(self, exposures: np.ndarray, rcond: float = 1e-6) -> None:
         exposures = np.asarray(exposures, dtype=np.float64)
         if exposures.ndim == 1:
             exposures = exposures[:, None]
-        self.design = np.hstack([exposures, np.ones((exposures.shape[0], 1))])
-        u, s, vt = np.linalg.svd(self.design, full_matrices=False)
-        keep = s > rcond * s.max()
-        self.pseudo_inverse = (vt[keep].T / s[keep]) @ u[:, keep].T
+        centered = exposures - exposures.mean(axis=0)
+        norms = np.sqrt(np.einsum("ij,ij->j", centered, centered))
+        varying = norms > 0
+        scaled = centered[:, varying] / norms[varying]
+        self.basis: np.ndarray | None = None
+        self.scaled = scaled
+        self.inverse_gram = np.zeros((scaled.shape[1], scaled.shape[1]))
+        if scaled.shape[1] == 0:
+            return
+        eigenvalues, eigenvectors = np.linalg.eigh(scaled.T @ scaled)
+        keep = eigenvalues > (rcond**2) * eigenvalues.max()
+        condition = np.sqrt(eigenvalues.max() / eigenvalues[keep].min())
+        if condition <= self.MAX_GRAM_CONDITION:
+            kept = eigenvectors[:, keep]
+            self.inverse_gram = (kept / eigenvalues[keep]) @ kept.T
+        else:
+            u, singular, _ = np.linalg.svd(scaled, full_matrices=False)
+            self.basis = u[:, singular > rcond * singular.max()]
+
+    def exposure_rows(self, rows: np.ndarray) -> np.ndarray:
+        """The part of each row (shape (k, n): one vector per row) explained by
+        the exposures and the intercept."""
+        means = rows.mean(axis=1, keepdims=True)
+        # (rows - means) @ B computed as rows @ B - means * colsum(B): no centered copy
+        if self.basis is not None:
+            fitted = (rows @ self.basis - means * self.basis.sum(axis=0)) @ self.basis.T
+        else:
+            loadings = rows @ self.scaled - means * self.scaled.sum(axis=0)
+            fitted = (loadings @ self.inverse_gram) @ self.scaled.T
+        fitted += means
+        return fitted
+
+    def residuals_rows(self, rows: np.ndarray, proportion: float = 1.0) -> np.ndarray:
+        """Each row (shape (k, n)) minus ``proportion`` times its explained part."""
+        fitted = self.exposure_rows(rows)
+        if proportion != 1.0:
+            fitted *= proportion
+        np.subtract(rows, fitted, out=fitted)
+        return fitted
 
     def exposure(self, columns: np.ndarray) -> np.ndarray:
-        """The part of each column (shape (n, k)) explained by the exposures."""
-        return self.design @ (self.pseudo_inverse @ columns)
+        """The part of each column (shape (n, k)) explained by the exposures and intercept."""
+        return self.exposure_rows(columns.T).T
 
     def residuals(self, columns: np.ndarray, proportion: float = 1.0) -> np.ndarray:
-        """Each column minus ``proportion`` times its explained part."""
-        return columns - proportion * self.exposure(columns)
+        """Each column (shape (n, k)) minus ``proportion`` times its explained part."""
+        return self.residuals_rows(columns.T, proportion).T
 
 
 def neutralize(df: pd.DataFrame, neutralizers: pd.DataFrame, proportion: float = 1.0) -> pd.DataFrame:

@@ -1,0 +1,339 @@
+"""Stakes: increases, requested decreases, releases, payouts and burns, all via the ledger.
+
+Timing rules (DESIGN.md, "Meta-model, stakes, payouts"), kept explicit:
+
+* The stake at risk in a round is the model's active stake at the round's
+  close: ``stake_at_close(session, model, at=close)`` sums the stake movements
+  recorded strictly before ``at``. The round logic calls it once at close and
+  freezes the value.
+* An increase moves money from the wallet to the stake at once, so it can no
+  longer be withdrawn, and counts from the next round that closes after it.
+* A decrease moves the amount from the stake to the model's pending-release
+  account at once: it no longer counts for rounds closing later, but it stays
+  at risk in the rounds that already closed with it. It goes back to the wallet
+  when the last of those resolves: the caller names that round
+  (``at_risk_until_round``) and the round logic calls
+  ``release_due(session, resolved_round_number)`` as each round resolves.
+* Payouts are minted from the payout pool into the stake (as Numerai does);
+  burns take from the active stake first, then from pending releases still at
+  risk in the burned round (oldest request first).
+
+Only a model's owner may stake on it. Nothing here commits.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crowdalpha.tournament import ledger
+from crowdalpha.tournament.clock import Clock, ensure_utc
+from crowdalpha.tournament.db import atomic
+from crowdalpha.tournament.errors import InsufficientStakeError, InvalidValueError
+from crowdalpha.tournament.ledger import ZERO, format_amount
+from crowdalpha.tournament.models import require_owner
+from crowdalpha.tournament.tables import (
+    Account,
+    EntryKind,
+    JournalEntry,
+    LedgerAccount,
+    LedgerKind,
+    Model,
+    PendingRelease,
+    ReleaseStatus,
+)
+
+
+def _round(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidValueError(f"{what} {value!r} must be a non-negative integer round number")
+    return value
+
+
+def stake_balance(session: Session, model: Model) -> Decimal:
+    """The model's active stake now (what counts for the next round to close)."""
+    return ledger.balance(session, ledger.stake_account_of(session, model))
+
+
+def pending_release_balance(session: Session, model: Model) -> Decimal:
+    """Requested decreases of the model not yet released to the wallet."""
+    return ledger.balance(session, ledger.pending_account_of(session, model))
+
+
+def stake_at_close(session: Session, model: Model, *, at: datetime) -> Decimal:
+    """The stake at risk in a round closing at ``at``: the active stake from movements before ``at``."""
+    return ledger.balance(
+        session, ledger.stake_account_of(session, model), before=ensure_utc(at, name="at")
+    )
+
+
+def increase_stake(
+    session: Session,
+    model: Model,
+    amount: Decimal | int | str,
+    *,
+    by: Account,
+    clock: Clock,
+    memo: str | None = None,
+) -> JournalEntry:
+    """Move ``amount`` from the owner's wallet to the model's stake; counts from the next close."""
+    require_owner(model, by)
+    value = ledger.parse_amount(amount, what="stake increase")
+    with atomic(session):
+        wallet = ledger.require_available(session, by, value, purpose="stake increase")
+        stake = ledger.stake_account_of(session, model)
+        return ledger.post_entry(
+            session,
+            EntryKind.STAKE_INCREASE,
+            [(wallet, -value), (stake, value)],
+            clock=clock,
+            account=by,
+            model=model,
+            memo=memo,
+        )
+
+
+def request_stake_decrease(
+    session: Session,
+    model: Model,
+    amount: Decimal | int | str,
+    *,
+    by: Account,
+    clock: Clock,
+    at_risk_until_round: int | None,
+    memo: str | None = None,
+) -> PendingRelease:
+    """Take ``amount`` off the active stake now; release it after round ``at_risk_until_round`` resolves.
+
+    ``at_risk_until_round`` is the last round the amount is at risk in (the
+    newest round that closed with it and has not resolved). None means it is
+    at risk in no round, and the amount goes back to the wallet at once.
+    """
+    require_owner(model, by)
+    value = ledger.parse_amount(amount, what="stake decrease")
+    until = (
+        None if at_risk_until_round is None else _round(at_risk_until_round, "at_risk_until_round")
+    )
+    with atomic(session):
+        stake = ledger.stake_account_of(session, model, lock=True)
+        staked = ledger.balance(session, stake)
+        if value > staked:
+            raise InsufficientStakeError(
+                f"model '{model.name}' has {format_amount(staked)} staked, "
+                f"stake decrease of {format_amount(value)} requested"
+            )
+        pending = ledger.pending_account_of(session, model)
+        entry = ledger.post_entry(
+            session,
+            EntryKind.STAKE_DECREASE,
+            [(stake, -value), (pending, value)],
+            clock=clock,
+            account=by,
+            model=model,
+            memo=memo,
+        )
+        release = _record_release(session, model, value, entry, clock=clock, until=until)
+        if until is None:
+            _release(session, release, by, pending, clock=clock)
+        return release
+
+
+def _record_release(
+    session: Session,
+    model: Model,
+    value: Decimal,
+    entry: JournalEntry,
+    *,
+    clock: Clock,
+    until: int | None,
+) -> PendingRelease:
+    release = PendingRelease(
+        model_id=model.id,
+        amount=value,
+        burned=ZERO,
+        requested_at=entry.created_at,
+        release_after_round=until,
+        status=ReleaseStatus.PENDING,
+        request_entry_id=entry.id,
+    )
+    session.add(release)
+    session.flush()
+    return release
+
+
+def _release(
+    session: Session,
+    release: PendingRelease,
+    owner: Account,
+    pending: LedgerAccount,
+    *,
+    clock: Clock,
+) -> None:
+    remaining = release.remaining
+    if remaining > 0:
+        wallet = ledger.wallet_of(session, owner)
+        entry = ledger.post_entry(
+            session,
+            EntryKind.STAKE_RELEASE,
+            [(pending, -remaining), (wallet, remaining)],
+            clock=clock,
+            account=owner,
+            model=release.model,
+            round_number=release.release_after_round,
+            memo=f"release of decrease {release.id}",
+        )
+        release.release_entry_id = entry.id
+    release.status = ReleaseStatus.RELEASED
+    release.released_at = ensure_utc(clock.now(), name="clock.now()")
+    session.flush()
+
+
+def release_due(
+    session: Session, resolved_round_number: int, *, clock: Clock
+) -> list[PendingRelease]:
+    """Release to the wallets every pending decrease at risk until round ``resolved_round_number`` or earlier.
+
+    Called by the round logic when a round resolves. Rounds resolve in number
+    order (they share one scoring horizon), so ``<=`` also catches any release
+    a missed call left behind. Returns the releases made.
+    """
+    number = _round(resolved_round_number, "resolved_round_number")
+    with atomic(session):
+        due = list(
+            session.scalars(
+                select(PendingRelease)
+                .where(
+                    PendingRelease.status == ReleaseStatus.PENDING,
+                    PendingRelease.release_after_round <= number,
+                )
+                .order_by(PendingRelease.id)
+                .with_for_update()
+            )
+        )
+        for release in due:
+            model = release.model
+            pending = ledger.pending_account_of(session, model, lock=True)
+            _release(session, release, model.account, pending, clock=clock)
+        return due
+
+
+def pending_releases(
+    session: Session,
+    model: Model | None = None,
+    *,
+    status: ReleaseStatus | None = ReleaseStatus.PENDING,
+) -> list[PendingRelease]:
+    """Decrease requests, oldest first; by default only those not yet released."""
+    stmt = select(PendingRelease).order_by(PendingRelease.id)
+    if model is not None:
+        stmt = stmt.where(PendingRelease.model_id == model.id)
+    if status is not None:
+        stmt = stmt.where(PendingRelease.status == status)
+    return list(session.scalars(stmt))
+
+
+def payout(
+    session: Session,
+    model: Model,
+    amount: Decimal | int | str,
+    *,
+    round_number: int,
+    clock: Clock,
+    memo: str | None = None,
+) -> JournalEntry:
+    """Mint a positive payout of round ``round_number`` from the payout pool into the model's stake."""
+    value = ledger.parse_amount(amount, what="payout")
+    number = _round(round_number, "round_number")
+    with atomic(session):
+        pool = ledger.system_account(session, LedgerKind.PAYOUT_POOL)
+        stake = ledger.stake_account_of(session, model)
+        return ledger.post_entry(
+            session,
+            EntryKind.PAYOUT,
+            [(pool, -value), (stake, value)],
+            clock=clock,
+            account=model.account,
+            model=model,
+            round_number=number,
+            memo=memo,
+        )
+
+
+def burn(
+    session: Session,
+    model: Model,
+    amount: Decimal | int | str,
+    *,
+    round_number: int,
+    clock: Clock,
+    memo: str | None = None,
+) -> JournalEntry:
+    """Burn ``amount`` of the model's stake for round ``round_number`` (a negative payout).
+
+    Takes from the active stake first, then from pending releases still at risk
+    in that round (``at_risk_until_round >= round_number``), oldest first.
+    """
+    value = ledger.parse_amount(amount, what="burn")
+    number = _round(round_number, "round_number")
+    with atomic(session):
+        stake = ledger.stake_account_of(session, model, lock=True)
+        pending = ledger.pending_account_of(session, model, lock=True)
+        staked = ledger.balance(session, stake)
+        at_risk = list(
+            session.scalars(
+                select(PendingRelease)
+                .where(
+                    PendingRelease.model_id == model.id,
+                    PendingRelease.status == ReleaseStatus.PENDING,
+                    PendingRelease.release_after_round >= number,
+                )
+                .order_by(PendingRelease.id)
+            )
+        )
+        reachable = staked + sum((r.remaining for r in at_risk), ZERO)
+        if value > reachable:
+            raise InsufficientStakeError(
+                f"model '{model.name}' has {format_amount(reachable)} at risk in round {number} "
+                f"({format_amount(staked)} staked), burn of {format_amount(value)} requested"
+            )
+        from_stake = min(value, staked)
+        from_pending = value - from_stake
+        lines: list[tuple[LedgerAccount, Decimal]] = []
+        if from_stake > 0:
+            lines.append((stake, -from_stake))
+        if from_pending > 0:
+            lines.append((pending, -from_pending))
+            left = from_pending
+            for release in at_risk:
+                take = min(left, release.remaining)
+                release.burned = release.burned + take
+                left -= take
+                if left == 0:
+                    break
+        lines.append((ledger.system_account(session, LedgerKind.BURNED), value))
+        return ledger.post_entry(
+            session,
+            EntryKind.BURN,
+            lines,
+            clock=clock,
+            account=model.account,
+            model=model,
+            round_number=number,
+            memo=memo,
+        )
+
+
+__all__ = [
+    "burn",
+    "increase_stake",
+    "payout",
+    "pending_release_balance",
+    "pending_releases",
+    "release_due",
+    "request_stake_decrease",
+    "stake_at_close",
+    "stake_balance",
+]
