@@ -102,10 +102,13 @@ def score_eras(
     bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(era_labels)))])
     k = len(data.models)
     results = np.full((len(era_labels), len(wanted), k), np.nan)
-    for e, label in enumerate(era_labels):
-        rows = np.sort(order[bounds[e] : bounds[e + 1]])
-        results[e] = _score_era(data, rows, str(label), wanted, max_filtered_index_ratio,
-                                target_pow15, on_insufficient)
+    # our worker threads parallelize over models; a second layer of BLAS
+    # threads would only compete with them for the same cores
+    with kernels.single_threaded_blas():
+        for e, label in enumerate(era_labels):
+            rows = np.sort(order[bounds[e] : bounds[e + 1]])
+            results[e] = _score_era(data, rows, str(label), wanted, max_filtered_index_ratio,
+                                    target_pow15, on_insufficient)
     return _tidy(results, [str(x) for x in era_labels], wanted, data.models)
 
 
@@ -298,81 +301,91 @@ def _score_era(data: _Inputs, rows: np.ndarray, era: str, wanted: list[str], rat
     k = len(data.models)
     out = np.full((len(wanted), k), np.nan)
     for start in range(0, k, MODEL_BLOCK):
-        block = np.ascontiguousarray(data.predictions[rows, start : start + MODEL_BLOCK].T, dtype=np.float64)
-        incomplete = np.isnan(block).any(axis=1)
-        complete = np.flatnonzero(~incomplete)
-        if len(complete):
-            out[:, start + complete] = _score_block(block[complete], scored, context, wanted)
-        for j in np.flatnonzero(incomplete):
-            out[:, start + j] = _score_incomplete(block[j], scored, context, data, rows, wanted,
-                                                  data.models[start + j], era, ratio,
-                                                  target_pow15, on_insufficient)
+        _score_models(data, rows, start, scored, context, wanted, era, ratio, target_pow15,
+                      on_insufficient, out)
     return out
+
+
+def _score_models(data: _Inputs, rows: np.ndarray, start: int, scored: np.ndarray, context: _EraContext,
+                  wanted: list[str], era: str, ratio: float, target_pow15: bool, on_insufficient: str,
+                  out: np.ndarray) -> None:
+    """Score models ``start .. start + MODEL_BLOCK`` of one era into ``out``."""
+    block = np.ascontiguousarray(data.predictions[rows, start : start + MODEL_BLOCK].T, dtype=np.float64)
+    incomplete = np.isnan(block).any(axis=1)
+    if not incomplete.any():
+        out[:, start : start + block.shape[0]] = _score_block(block, scored, context, wanted)
+        return
+    complete = np.flatnonzero(~incomplete)
+    if len(complete):
+        out[:, start + complete] = _score_block(block[complete], scored, context, wanted)
+    for j in np.flatnonzero(incomplete):
+        out[:, start + j] = _score_incomplete(block[j], scored, context, data, rows, wanted,
+                                              data.models[start + j], era, ratio,
+                                              target_pow15, on_insufficient)
 
 
 def _score_block(block: np.ndarray, scored: np.ndarray, ctx: _EraContext, wanted: list[str],
                  ) -> np.ndarray:
-    """All metrics for complete rows of predictions ``block`` (k, n_era)."""
-    out = np.full((len(wanted), block.shape[0]), np.nan)
+    """All metrics for complete rows of predictions ``block`` (k, n_era).
+
+    Each row block runs start to finish in one worker while it is in cache:
+    rank-gaussianize once; CORR, MMC and BMC from those ranks; FNC neutralizes
+    the same ranks (when every id is scored) and re-ranks; exposures last.
+    """
+    k, n = block.shape
+    out = np.full((len(wanted), k), np.nan)
     all_scored = bool(scored.all())
-    references = {name: ref for name, ref in (("mmc", ctx.meta), ("bmc", ctx.bench)) if name in wanted}
-    # FNC starts from the same gaussianized ranks when every id is scored
-    keep_gauss = "fnc" in wanted and all_scored
-    gauss = None
-    if {"corr", "mmc", "bmc"} & set(wanted):
-        on_scored = block if all_scored else block[:, scored]
-        stats, gauss = _rank_statistics(on_scored, ctx.target_corr, ctx.target_contribution,
-                                        list(references.values()), keep_gauss)
-        n = on_scored.shape[1]
-        for i, metric in enumerate(wanted):
-            if metric == "corr":
-                out[i] = stats[:, 0]
-            elif metric in references:
-                reference = references[metric]
-                g_dot_reference = stats[:, 2 + list(references).index(metric)]
-                out[i] = _contribution(stats[:, 1], g_dot_reference, reference, ctx.target_contribution, n)
-    for i, metric in enumerate(wanted):
-        if metric == "fnc":
-            out[i] = _feature_neutral_corr(block, scored, ctx, gauss)
-        elif metric in ("fe_max", "fe_rms"):
-            out[i] = _exposure_summary(_feature_exposures(block, ctx), metric)
+    target_centered = ctx.target_corr - ctx.target_corr.mean()
+    references = [(wanted.index(name), ref) for name, ref in (("mmc", ctx.meta), ("bmc", ctx.bench))
+                  if name in wanted]
+    want_ranks = bool({"corr", "mmc", "bmc"} & set(wanted))
+
+    def work(rows: slice) -> None:
+        part = block[rows]
+        gauss_all = None
+        if want_ranks:
+            order, gauss_sorted = kernels.sorted_gaussian_ranks(part if all_scored else part[:, scored])
+            if "corr" in wanted:
+                out[wanted.index("corr"), rows] = _sorted_corr(gauss_sorted, order, target_centered)
+            if references:
+                g_dot_target = np.einsum("ij,ij->i", gauss_sorted, ctx.target_contribution[order])
+                for i, reference in references:
+                    g_dot_reference = np.einsum("ij,ij->i", gauss_sorted, reference[order])
+                    out[i, rows] = _contribution(g_dot_target, g_dot_reference, reference,
+                                                 ctx.target_contribution, order.shape[1])
+            if "fnc" in wanted and all_scored:
+                gauss_all = np.empty(part.shape)
+                np.put_along_axis(gauss_all, order, gauss_sorted, axis=1)
+        if "fnc" in wanted:
+            if gauss_all is None:
+                gauss_all = kernels.rank_complete_block(part)
+            residuals = ctx.neutralizer.residuals_rows(gauss_all)
+            # a fully explained prediction leaves a constant residual: all ties, CORR NaN
+            order, regauss = kernels.sorted_gaussian_ranks(residuals if all_scored else residuals[:, scored])
+            out[wanted.index("fnc"), rows] = _sorted_corr(regauss, order, target_centered)
+        if "fe_max" in wanted or "fe_rms" in wanted:
+            exposures = _feature_exposures(part, ctx)
+            for metric in ("fe_max", "fe_rms"):
+                if metric in wanted:
+                    out[wanted.index(metric), rows] = _exposure_summary(exposures, metric)
+
+    kernels.for_row_blocks(work, k, n)
     return out
 
 
-def _rank_statistics(rows: np.ndarray, target_corr: np.ndarray, target_contribution: np.ndarray,
-                     references: list[np.ndarray], keep_gauss: bool = False,
-                     ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Rank-gaussianize each row once and reduce it while it is in cache.
-
-    Returns per row: [CORR (Pearson of the 1.5-powered gaussian ranks with
-    ``target_corr``), g . target_contribution, g . reference_1, ...], and the
-    gaussianized rows themselves when ``keep_gauss``. Sums run in each row's
-    sorted order against gathered target and reference values.
-    """
-    k, n = rows.shape
-    target_centered = target_corr - target_corr.mean()
+def _sorted_corr(gauss_sorted: np.ndarray, order: np.ndarray, target_centered: np.ndarray) -> np.ndarray:
+    """CORR of rows given in sorted order: Pearson of the 1.5-powered gaussian
+    ranks with the (already powered and) centered target gathered by ``order``."""
+    powered = _pow15(gauss_sorted)
+    powered -= powered.mean(axis=1, keepdims=True)
+    powered_ss = np.einsum("ij,ij->i", powered, powered)
     target_ss = target_centered @ target_centered
-    target_constant = target_corr.max() == target_corr.min()
-    vectors = [target_contribution, *references] if references else []
-    stats = np.full((k, 2 + len(references)), np.nan)
-    gauss_out = np.empty((k, n)) if keep_gauss else None
-
-    def work(block_rows: slice) -> None:
-        order, gauss_sorted = kernels.sorted_gaussian_ranks(rows[block_rows])
-        if gauss_out is not None:
-            np.put_along_axis(gauss_out[block_rows], order, gauss_sorted, axis=1)
-        powered = _pow15(gauss_sorted)
-        powered -= powered.mean(axis=1, keepdims=True)
-        powered_ss = np.einsum("ij,ij->i", powered, powered)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            corr = np.einsum("ij,ij->i", powered, target_centered[order]) / np.sqrt(powered_ss * target_ss)
-        corr[(powered_ss == 0) | target_constant] = np.nan
-        stats[block_rows, 0] = corr
-        for v, vector in enumerate(vectors):
-            stats[block_rows, 1 + v] = np.einsum("ij,ij->i", gauss_sorted, vector[order])
-
-    kernels.for_row_blocks(work, k, n)
-    return stats, gauss_out
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corr = np.einsum("ij,ij->i", powered, target_centered[order]) / np.sqrt(powered_ss * target_ss)
+    corr[powered_ss == 0] = np.nan
+    if target_ss == 0:
+        corr[:] = np.nan
+    return corr
 
 
 def _pow15(gauss: np.ndarray) -> np.ndarray:
@@ -385,18 +398,6 @@ def _contribution(g_dot_target: np.ndarray, g_dot_reference: np.ndarray, referen
     """MMC/BMC: covariance with ``target`` of each gaussianized row orthogonalized
     to ``reference``: ``(g.t - (g.r)(r.t)/(r.r)) / n``."""
     return (g_dot_target - g_dot_reference * (reference @ target) / (reference @ reference)) / n
-
-
-def _feature_neutral_corr(block: np.ndarray, scored: np.ndarray, ctx: _EraContext,
-                          gauss_all: np.ndarray | None = None) -> np.ndarray:
-    """Rank-gaussianize over all ids (unless given), neutralize to the features,
-    then CORR on scored ids."""
-    if gauss_all is None:
-        gauss_all = kernels.gaussian_rank_rows(block)
-    residuals = ctx.neutralizer.residuals_rows(gauss_all)
-    on_scored = residuals if scored.all() else residuals[:, scored]
-    # a fully explained prediction leaves a constant residual: all ties, CORR NaN
-    return _rank_statistics(on_scored, ctx.target_corr, ctx.target_contribution, [])[0][:, 0]
 
 
 def _feature_exposures(block: np.ndarray, ctx: _EraContext) -> np.ndarray:

@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from functools import lru_cache
 
 import numpy as np
 from scipy.special import ndtri
+from threadpoolctl import ThreadpoolController
 
 #: Rows per block: a block of 5,000 ids stays within a core's L2/L3 cache.
 BLOCK_ROWS = 32
@@ -30,6 +32,18 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=_n_threads(), thread_name_prefix="crowdalpha-kernel")
 
 
+@lru_cache(maxsize=1)
+def _blas_controller() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def single_threaded_blas() -> AbstractContextManager:
+    """Limit BLAS to one thread while our own workers share out the rows."""
+    if _n_threads() == 1:
+        return nullcontext()
+    return _blas_controller().limit(limits=1, user_api="blas")
+
+
 def for_row_blocks(func: Callable[[slice], None], n_rows: int, n_cols: int) -> None:
     """Call ``func(rows)`` for consecutive blocks of rows, in parallel when worthwhile.
 
@@ -42,6 +56,18 @@ def for_row_blocks(func: Callable[[slice], None], n_rows: int, n_cols: int) -> N
         return
     for future in [_pool().submit(func, rows) for rows in blocks]:
         future.result()
+
+
+def gram(matrix: np.ndarray) -> np.ndarray:
+    """``matrix.T @ matrix``, summed over row chunks computed in parallel."""
+    n = matrix.shape[0]
+    chunks = _n_threads()
+    if chunks == 1 or matrix.size < 200_000:
+        return matrix.T @ matrix
+    edges = np.linspace(0, n, chunks + 1).astype(int)
+    parts = [_pool().submit(lambda a, b: matrix[a:b].T @ matrix[a:b], edges[i], edges[i + 1])
+             for i in range(chunks)]
+    return sum(part.result() for part in parts)
 
 
 def _tie_group_bounds(sorted_values: np.ndarray, tied: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

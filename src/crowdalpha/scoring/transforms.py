@@ -205,7 +205,7 @@ class Neutralizer:
         self.inverse_gram = np.zeros((scaled.shape[1], scaled.shape[1]))
         if scaled.shape[1] == 0:
             return
-        eigenvalues, eigenvectors = np.linalg.eigh(scaled.T @ scaled)
+        eigenvalues, eigenvectors = np.linalg.eigh(kernels.gram(scaled))
         keep = eigenvalues > (rcond**2) * eigenvalues.max()
         condition = np.sqrt(eigenvalues.max() / eigenvalues[keep].min())
         if condition <= self.MAX_GRAM_CONDITION:
