@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hypothesis.strategies as st
 import numpy as np
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis.extra.numpy import arrays
 from scipy.special import ndtri
 
 from crowdalpha.scoring import kernels
@@ -54,3 +57,14 @@ def test_row_pearson_keeps_precision_with_offset() -> None:
     x, y = rng.random(1000), rng.random(1000)
     shifted = kernels.row_pearson((x * 1e-7 + 0.5)[None, :], y)[0]
     assert abs(shifted - np.corrcoef(x, y)[0, 1]) < 1e-8
+
+
+@settings(max_examples=200, deadline=None)
+@given(arrays(np.float64, st.tuples(st.integers(1, 4), st.integers(1, 40)),
+              elements=st.sampled_from([0.0, 0.25, 0.5, 0.75, 1.0, np.nan, -3.5, 1e-300])))
+def test_ranks_equal_pandas_on_any_small_array(values: np.ndarray) -> None:
+    frame = pd.DataFrame(values.T)
+    expected = ((frame.rank() - 0.5) / frame.count()).to_numpy().T
+    np.testing.assert_array_equal(kernels.tie_kept_rank_rows(values), expected)
+    with np.errstate(divide="ignore"):
+        np.testing.assert_array_equal(kernels.gaussian_rank_rows(values), ndtri(expected))

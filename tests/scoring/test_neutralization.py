@@ -25,7 +25,8 @@ def test_full_neutralization_removes_exposure_in_each_era(data) -> None:
     neutral = neutralize_per_era(predictions, features, eras)
     for era in np.unique(eras):
         rows = eras == era
-        exposure = features[rows].apply(lambda f: np.corrcoef(f, neutral.loc[rows, "p"])[0, 1])
+        column = neutral.loc[rows, "p"]
+        exposure = features[rows].apply(lambda f, c=column: np.corrcoef(f, c)[0, 1])
         assert exposure.abs().max() < 1e-10
         assert neutral.loc[rows, "p"].std(ddof=0) == pytest.approx(1.0)
 

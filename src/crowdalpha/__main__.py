@@ -1,0 +1,5 @@
+"""``python -m crowdalpha`` runs the CLI."""
+
+from crowdalpha.cli import main
+
+main()
