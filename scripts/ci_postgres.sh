@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Start (or stop) a throwaway PostgreSQL cluster for crowdalpha's tests.
 #
-#   scripts/ci_postgres.sh start [--dir DIR] [--port PORT] [--env-file FILE] [--no-install]
+#   scripts/ci_postgres.sh start [--dir DIR] [--port PORT] [--env-file FILE] [--no-install] [--owner-pid PID]
 #   scripts/ci_postgres.sh stop DIR
+#   scripts/ci_postgres.sh reap
 #
 # start: finds PostgreSQL's binaries (PG_BIN, /usr/lib/postgresql/*/bin, pg_config,
 # PATH; as root with apt-get and without --no-install it installs postgresql-15,
@@ -21,12 +22,16 @@
 #   ... pytest ...
 #   bash scripts/ci_postgres.sh stop "$CROWDALPHA_TEST_PG_DIR"
 #
-# --env-file FILE also appends KEY=VALUE lines to FILE. Exit status 3 means no
-# PostgreSQL could be found or installed. The cluster runs with fsync off: tests only.
+# --env-file FILE also appends KEY=VALUE lines to FILE. --owner-pid PID ties the
+# cluster to a process (the pytest fixture passes its own): 'reap', which start
+# also runs then, stops clusters whose owner is gone (a test run that was killed).
+# A start that fails after starting the server stops it again. Exit status 3
+# means no PostgreSQL could be found or installed. fsync is off: tests only.
 set -euo pipefail
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"  # runuser, useradd
 
 log() { printf 'ci_postgres: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit "${2:-1}"; }
+die() { log "error: $1"; exit "${2:-1}"; }
 
 MARKER=".crowdalpha-pg"
 DB_NAME="crowdalpha_test"
@@ -35,7 +40,8 @@ DB_ROLE="crowdalpha"
 find_bin() {
     local dir
     if [[ -n "${PG_BIN:-}" && -x "${PG_BIN}/initdb" ]]; then echo "$PG_BIN"; return 0; fi
-    for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k4 -V -r); do
+    # newest major version first; CROWDALPHA_PG_GLOB overrides where to look (for tests)
+    for dir in $(ls -d ${CROWDALPHA_PG_GLOB:-/usr/lib/postgresql/*/bin} 2>/dev/null | sort -V -r); do
         if [[ -x "$dir/initdb" && -x "$dir/pg_ctl" ]]; then echo "$dir"; return 0; fi
     done
     if command -v pg_config >/dev/null 2>&1; then
@@ -57,13 +63,14 @@ install_postgres() {
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 cmd_start() {
-    local dir="" port="${CROWDALPHA_PG_PORT:-54329}" env_file="" install=1
+    local dir="" port="${CROWDALPHA_PG_PORT:-54329}" env_file="" install=1 owner_pid=""
     while [[ $# -gt 0 ]]; do
         case "$1" in
             --dir) dir="$2"; shift 2 ;;
             --port) port="$2"; shift 2 ;;
             --env-file) env_file="$2"; shift 2 ;;
             --no-install) install=0; shift ;;
+            --owner-pid) owner_pid="$2"; shift 2 ;;
             *) die "unknown option '$1' for start" 2 ;;
         esac
     done
@@ -76,6 +83,7 @@ cmd_start() {
             die "no PostgreSQL binaries found (looked at PG_BIN, /usr/lib/postgresql/*/bin, pg_config, PATH)" 3
         fi
     fi
+    if [[ -n "$owner_pid" ]]; then cmd_reap; fi
     log "using PostgreSQL binaries in $bin ($("$bin/postgres" --version))"
 
     local user="" run=()
@@ -106,6 +114,7 @@ cmd_start() {
     printf '%s\n' "$password" >"$dir/pwfile"
     printf '%s\n' "$bin" >"$dir/bin"
     printf '%s\n' "$user" >"$dir/os_user"
+    if [[ -n "$owner_pid" ]]; then printf '%s\n' "$owner_pid" >"$dir/owner_pid"; fi
     chmod 700 "$dir"
     chmod 600 "$dir/pwfile"
     if [[ -n "$user" ]]; then chown -R "$user" "$dir"; fi
@@ -132,7 +141,10 @@ cmd_start() {
         tail -n 20 "$dir/server.log" >&2 || true
         die "PostgreSQL did not start; cluster left in $dir"
     fi
-    "${run[@]}" "$bin/createdb" -h "$dir/socket" -p "$port" -U "$DB_ROLE" "$DB_NAME" >&2
+    if ! "${run[@]}" "$bin/createdb" -h "$dir/socket" -p "$port" -U "$DB_ROLE" "$DB_NAME" >&2; then
+        cmd_stop "$dir"
+        die "createdb failed; server stopped"
+    fi
 
     local url="postgresql+psycopg://$DB_ROLE:$password@127.0.0.1:$port/$DB_NAME"
     log "PostgreSQL is up on 127.0.0.1:$port, database $DB_NAME, cluster in $dir"
@@ -160,8 +172,21 @@ cmd_stop() {
     log "stopped and removed $dir"
 }
 
+cmd_reap() {
+    local dir pid
+    for dir in /tmp/crowdalpha-pg.*; do
+        [[ -f "$dir/$MARKER" && -f "$dir/owner_pid" ]] || continue
+        pid="$(cat "$dir/owner_pid")"
+        if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then
+            log "reaping $dir: its owner process $pid is gone"
+            (cmd_stop "$dir") || true
+        fi
+    done
+}
+
 case "${1:-}" in
     start) shift; cmd_start "$@" ;;
     stop) shift; cmd_stop "$@" ;;
-    *) die "usage: $0 start [--dir DIR] [--port PORT] [--env-file FILE] [--no-install] | stop DIR" 2 ;;
+    reap) cmd_reap ;;
+    *) die "usage: $0 start [--dir DIR] [--port PORT] [--env-file FILE] [--no-install] [--owner-pid PID] | stop DIR | reap" 2 ;;
 esac

@@ -27,7 +27,9 @@ def test_payout_by_hand() -> None:
 
 def test_clip_both_ways() -> None:
     assert payout_amount(Decimal(100), 0.2, 0.0, "corr", Decimal(1)) == Decimal("5.000000000")
-    assert payout_amount(Decimal(100), -0.2, -0.1, "corr+mmc", Decimal(1)) == Decimal("-5.000000000")
+    assert payout_amount(Decimal(100), -0.2, -0.1, "corr+mmc", Decimal(1)) == Decimal(
+        "-5.000000000"
+    )
 
 
 def test_payout_factor_scales_above_threshold() -> None:
@@ -40,15 +42,25 @@ def test_truncates_toward_zero_never_mints() -> None:
     # 1 * 0.5 * 0.000000001234 = 6.17e-10 -> below the quantum: 0 either way
     assert payout_amount(Decimal(1), 1.234e-9, 0, "corr", Decimal(1)) == 0
     assert payout_amount(Decimal("3"), 1 / 3, 0, "corr", Decimal(1)) == Decimal("0.150000000")
-    assert payout_amount(Decimal("7"), -0.0123456789, 0, "corr", Decimal(1)) == Decimal("-0.043209876")
+    assert payout_amount(Decimal("7"), -0.0123456789, 0, "corr", Decimal(1)) == Decimal(
+        "-0.043209876"
+    )
 
 
 def test_round_payouts_uses_total_stake() -> None:
     stakes = {"a": Decimal(60_000), "b": Decimal(84_000), "c": Decimal(0)}
-    payouts = round_payouts(stakes, {"a": 0.02, "b": -0.01, "c": 0.5}, {"a": 0.0, "b": None, "c": 0.0},
-                            {"a": "corr", "b": "corr", "c": "corr"})
+    payouts = round_payouts(
+        stakes,
+        {"a": 0.02, "b": -0.01, "c": 0.5},
+        {"a": 0.0, "b": None, "c": 0.0},
+        {"a": "corr", "b": "corr", "c": "corr"},
+    )
     # factor = 72000 / 144000 = 0.5
-    assert payouts == {"a": Decimal("300.000000000"), "b": Decimal("-210.000000000"), "c": Decimal("0E-9")}
+    assert payouts == {
+        "a": Decimal("300.000000000"),
+        "b": Decimal("-210.000000000"),
+        "c": Decimal("0E-9"),
+    }
 
 
 def test_bad_inputs() -> None:
@@ -67,6 +79,8 @@ def test_reputation_window_and_penalty() -> None:
     rounds = [1, 2, 3, 4, 5, 6]
     # rounds 3..6, round 5 missing -> penalty 0
     assert reputation(scores, rounds) == pytest.approx((0.02 + 0.04 + 0 - 0.01) / 4)
-    assert reputation(scores, rounds, missing_penalty=-0.02) == pytest.approx((0.02 + 0.04 - 0.02 - 0.01) / 4)
+    assert reputation(scores, rounds, missing_penalty=-0.02) == pytest.approx(
+        (0.02 + 0.04 - 0.02 - 0.01) / 4
+    )
     assert reputation(scores, rounds, window=2) == pytest.approx(-0.005)
     assert math.isnan(reputation({}, rounds))

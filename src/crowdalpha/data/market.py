@@ -100,7 +100,7 @@ class MarketConfig:
     lag: int = 2  # trading days between an era's date and the start of its horizons
     horizons: tuple[int, ...] = (20, 60)
     burn_in_days: int = 60
-    alpha_ic: float = 0.10  # correlation of the hidden alpha with 20-day residual returns
+    alpha_ic: float = 0.058  # correlation of the hidden alpha with 20-day residual returns
     risky_ic: float = 0.04  # same for the risky characteristics in calm markets
     alpha_drift: float = 0.6  # drift of the alpha direction, relative to its size
     alpha_drift_halflife: float = 40.0  # eras
@@ -294,6 +294,13 @@ class MarketSimulator:
         """Simulate until trading day ``day`` (no-op if already there)."""
         while self.day < day:
             self.advance_day()
+
+    def force_regime(self, kind: str | None) -> None:
+        """Hold the market in regime ``kind`` from the next era boundary on
+        (``None`` lets the regime chain run freely again)."""
+        if kind is not None and kind not in REGIMES:
+            raise ConfigError(f"regime {kind!r} is not one of {', '.join(REGIMES)}")
+        self._forced = kind
 
     def next_era(self) -> pd.DataFrame:
         """Run to the next era's date and return its raw panel (no forward returns yet)."""
@@ -531,7 +538,7 @@ class MarketSimulator:
             raise ConfigError(f"scenario n={n} must be >= 1")
         clone = copy.deepcopy(self)
         clone._branch = 1 + zlib.crc32(f"scenario:{kind}:{seed}".encode())
-        clone._forced = kind
+        clone.force_regime(kind)
         clone.regime = kind
         first = clone.era + 1
         out = []

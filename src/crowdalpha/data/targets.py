@@ -95,10 +95,13 @@ def bin_target(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def neutral_residuals(values: np.ndarray, exposures: np.ndarray | None) -> np.ndarray:
+def neutral_residuals(values: np.ndarray, exposures: np.ndarray | None,
+                      fits: dict[bytes, Neutralizer] | None = None) -> np.ndarray:
     """Least-squares residuals of ``values`` on ``exposures`` plus an intercept.
 
     Rows where ``values`` is NaN stay NaN and do not take part in the fit.
+    ``fits`` caches the factorization per set of valid rows, so several
+    return horizons of one era share it.
     """
     values = np.asarray(values, dtype=np.float64)
     out = np.full(values.shape, np.nan)
@@ -108,7 +111,12 @@ def neutral_residuals(values: np.ndarray, exposures: np.ndarray | None) -> np.nd
     if exposures is None or exposures.shape[1] == 0:
         out[valid] = values[valid] - values[valid].mean()
         return out
-    fit = Neutralizer(np.asarray(exposures, dtype=np.float64)[valid])
+    key = np.packbits(valid).tobytes()
+    fit = None if fits is None else fits.get(key)
+    if fit is None:
+        fit = Neutralizer(np.asarray(exposures, dtype=np.float64)[valid])
+        if fits is not None:
+            fits[key] = fit
     out[valid] = fit.residuals(values[valid][:, None])[:, 0]
     return out
 
@@ -164,12 +172,15 @@ def make_targets(forward_returns: Mapping[int, np.ndarray], numeric: Mapping[str
     The first spec is also returned as the main target ``target``.
     """
     matrices: dict[str, np.ndarray] = {}
+    fits: dict[str, dict[bytes, Neutralizer]] = {}
     out: dict[str, np.ndarray] = {}
     for spec in specs:
         if spec.neutralization not in matrices:
             matrices[spec.neutralization] = neutralizer_matrix(numeric, categorical,
                                                                spec.neutralization)
-        residual = neutral_residuals(forward_returns[spec.horizon], matrices[spec.neutralization])
+            fits[spec.neutralization] = {}
+        residual = neutral_residuals(forward_returns[spec.horizon], matrices[spec.neutralization],
+                                     fits[spec.neutralization])
         out[spec.name] = bin_target(residual)
     result = {MAIN_TARGET: out[specs[0].name]}
     result.update(out)

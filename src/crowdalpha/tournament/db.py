@@ -78,7 +78,9 @@ def prepare_home(settings: Settings) -> None:
     """Create the home folder and, when local, the store folder and the SQLite file's folder."""
     settings.home.mkdir(parents=True, exist_ok=True)
     fs, root = open_store(settings)
-    fs.makedirs(root, exist_ok=True)
+    protocols = {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
+    if protocols & {"file", "local"}:
+        fs.makedirs(root, exist_ok=True)
     _ensure_sqlite_folder(settings.db_url)
 
 

@@ -210,7 +210,8 @@ def post_entry(
 ) -> JournalEntry:
     """Record one balanced entry (>= 2 nonzero lines summing to zero); the low-level primitive.
 
-    Callers check balances first; this only refuses entries that cannot be right.
+    Refuses entries that cannot be right (unbalanced, or lines its kind may not
+    have, see ``ENTRY_SHAPES``); callers check balances and ownership first.
     """
     if len(lines) < 2 or any(amount == 0 for _, amount in lines):
         raise InvalidValueError(f"{kind} entry needs at least two nonzero lines, got {len(lines)}")
@@ -219,6 +220,11 @@ def post_entry(
         raise InvalidValueError(
             f"{kind} entry does not balance: lines sum to {format_amount(total)}"
         )
+    allowed = ENTRY_SHAPES[kind]
+    for la, amount in lines:
+        if (la.kind, 1 if amount > 0 else -1) not in allowed:
+            direction = "credit" if amount > 0 else "debit"
+            raise InvalidValueError(f"a {kind} entry may not {direction} ledger account '{la.key}'")
     gross = sum((amount for _, amount in lines if amount > 0), ZERO)
     entry = JournalEntry(
         kind=kind,

@@ -40,7 +40,9 @@ class PayoutRules:
         for name in ("corr_multiplier", "mmc_multiplier", "clip", "stake_threshold"):
             value = getattr(self, name)
             if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
-                raise InvalidValueError(f"payout rule {name} must be a non-negative Decimal, got {value!r}")
+                raise InvalidValueError(
+                    f"payout rule {name} must be a non-negative Decimal, got {value!r}"
+                )
 
 
 def score_to_decimal(score: float, what: str = "score") -> Decimal:
@@ -65,8 +67,9 @@ def payout_factor(total_stake_at_risk: Decimal, rules: PayoutRules = PayoutRules
         return rules.stake_threshold / total_stake_at_risk
 
 
-def payout_rate(corr: float, mmc: float | None, basis: str, factor: Decimal,
-                rules: PayoutRules = PayoutRules()) -> Decimal:
+def payout_rate(
+    corr: float, mmc: float | None, basis: str, factor: Decimal, rules: PayoutRules = PayoutRules()
+) -> Decimal:
     """The clipped share of the stake paid (> 0) or burned (< 0)."""
     if basis not in PAYOUT_BASES:
         raise InvalidValueError(f"payout basis {basis!r} is not one of {', '.join(PAYOUT_BASES)}")
@@ -80,8 +83,14 @@ def payout_rate(corr: float, mmc: float | None, basis: str, factor: Decimal,
         return max(-rules.clip, min(rules.clip, factor * raw))
 
 
-def payout_amount(stake_at_risk: Decimal, corr: float, mmc: float | None, basis: str, factor: Decimal,
-                  rules: PayoutRules = PayoutRules()) -> Decimal:
+def payout_amount(
+    stake_at_risk: Decimal,
+    corr: float,
+    mmc: float | None,
+    basis: str,
+    factor: Decimal,
+    rules: PayoutRules = PayoutRules(),
+) -> Decimal:
     """Signed payout for one model in one round, truncated toward zero to the ledger quantum."""
     if stake_at_risk < 0:
         raise InvalidValueError(f"stake at risk {stake_at_risk} is negative")
@@ -91,9 +100,13 @@ def payout_amount(stake_at_risk: Decimal, corr: float, mmc: float | None, basis:
     return amount.quantize(QUANTUM, rounding=ROUND_DOWN)
 
 
-def round_payouts(stakes_at_risk: Mapping[str, Decimal], corr: Mapping[str, float],
-                  mmc: Mapping[str, float | None], bases: Mapping[str, str],
-                  rules: PayoutRules = PayoutRules()) -> dict[str, Decimal]:
+def round_payouts(
+    stakes_at_risk: Mapping[str, Decimal],
+    corr: Mapping[str, float],
+    mmc: Mapping[str, float | None],
+    bases: Mapping[str, str],
+    rules: PayoutRules = PayoutRules(),
+) -> dict[str, Decimal]:
     """Payouts of every staked model of a round, keyed like ``stakes_at_risk``.
 
     A staked model without a final CORR (no valid submission scored) is paid 0.

@@ -17,8 +17,12 @@ DEFAULT_WINDOW = 52
 DEFAULT_MISSING_PENALTY = 0.0
 
 
-def reputation(scores: Mapping[int, float], resolved_rounds: Sequence[int], window: int = DEFAULT_WINDOW,
-               missing_penalty: float = DEFAULT_MISSING_PENALTY) -> float:
+def reputation(
+    scores: Mapping[int, float],
+    resolved_rounds: Sequence[int],
+    window: int = DEFAULT_WINDOW,
+    missing_penalty: float = DEFAULT_MISSING_PENALTY,
+) -> float:
     """Mean of ``scores`` (round number -> final score) over the last ``window``
     of ``resolved_rounds`` since the model's first scored round; NaN when the
     model has no scored round yet. NaN scores count as missing."""

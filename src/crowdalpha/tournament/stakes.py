@@ -26,7 +26,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crowdalpha.tournament import ledger
@@ -39,6 +39,7 @@ from crowdalpha.tournament.tables import (
     Account,
     EntryKind,
     JournalEntry,
+    JournalLine,
     LedgerAccount,
     LedgerKind,
     Model,
@@ -68,6 +69,20 @@ def stake_at_close(session: Session, model: Model, *, at: datetime) -> Decimal:
     return ledger.balance(
         session, ledger.stake_account_of(session, model), before=ensure_utc(at, name="at")
     )
+
+
+def stakes_at_close(session: Session, *, at: datetime) -> dict[int, Decimal]:
+    """``stake_at_close`` of every model with a nonzero stake at ``at``, by model id, in one query."""
+    when = ensure_utc(at, name="at")
+    session.flush()
+    rows = session.execute(
+        select(LedgerAccount.model_id, func.sum(JournalLine.amount))
+        .join(JournalLine, JournalLine.ledger_account_id == LedgerAccount.id)
+        .join(JournalEntry, JournalEntry.id == JournalLine.entry_id)
+        .where(LedgerAccount.kind == LedgerKind.STAKE, JournalEntry.created_at < when)
+        .group_by(LedgerAccount.model_id)
+    ).all()
+    return {model_id: total for model_id, total in rows if model_id is not None and total != 0}
 
 
 def increase_stake(
@@ -336,4 +351,5 @@ __all__ = [
     "request_stake_decrease",
     "stake_at_close",
     "stake_balance",
+    "stakes_at_close",
 ]

@@ -344,6 +344,7 @@ __all__ = [
     "LedgerAccount",
     "LedgerKind",
     "Model",
+    "ModelKind",
     "Money",
     "PayoutBasis",
     "PendingRelease",
