@@ -19,8 +19,9 @@ import numpy as np
 from scipy.special import ndtri
 from threadpoolctl import ThreadpoolController
 
-#: Rows per block: a block of 5,000 ids stays within a core's L2/L3 cache.
-BLOCK_ROWS = 32
+#: Rows per block: big enough for efficient matrix products (FNC), small
+#: enough that a block of 5,000 ids stays within a core's caches.
+BLOCK_ROWS = 128
 
 
 def _n_threads() -> int:
@@ -49,7 +50,8 @@ def for_row_blocks(func: Callable[[slice], None], n_rows: int, n_cols: int) -> N
 
     ``func`` must write only to its own rows of any output it fills.
     """
-    blocks = [slice(s, min(s + BLOCK_ROWS, n_rows)) for s in range(0, n_rows, BLOCK_ROWS)]
+    size = max(8, min(BLOCK_ROWS, -(-n_rows // _n_threads())))  # every worker gets rows
+    blocks = [slice(s, min(s + size, n_rows)) for s in range(0, n_rows, size)]
     if len(blocks) <= 1 or n_rows * n_cols < 200_000 or _n_threads() == 1:
         for rows in blocks:
             func(rows)

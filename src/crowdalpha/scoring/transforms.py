@@ -10,6 +10,7 @@ from typing import Any, Literal, TypeVar, cast
 
 import numpy as np
 import pandas as pd
+from scipy.linalg import cho_factor, cho_solve, lapack
 from scipy.special import ndtri
 
 from crowdalpha.scoring import kernels
@@ -175,6 +176,20 @@ def orthogonalize(v: np.ndarray, u: np.ndarray) -> np.ndarray:
     return v - np.outer(u, (v.T @ u) / (u.T @ u))
 
 
+def _well_conditioned_inverse(gram: np.ndarray, max_condition: float) -> np.ndarray | None:
+    """Inverse of a symmetric positive definite Gram matrix through Cholesky,
+    or None when it is singular or its estimated condition number exceeds
+    ``max_condition`` (then the caller takes the eigendecomposition route)."""
+    try:
+        factor, lower = cho_factor(gram, check_finite=False)
+    except np.linalg.LinAlgError:
+        return None
+    reciprocal_condition, info = lapack.dpocon(factor, np.abs(gram).sum(axis=0).max(), uplo="L" if lower else "U")
+    if info != 0 or reciprocal_condition * max_condition < 1:
+        return None
+    return cho_solve((factor, lower), np.eye(gram.shape[0]), check_finite=False)
+
+
 class Neutralizer:
     """Least-squares projection onto a set of exposures plus an intercept.
 
@@ -183,7 +198,8 @@ class Neutralizer:
     intercept takes the means) and scaled to unit norm, which leaves their
     span unchanged but makes the Gram matrix well conditioned; its
     eigendecomposition then gives the projection as accurately as an SVD at a
-    fraction of the cost. Directions with singular values below ``rcond``
+    fraction of the cost (Cholesky when well conditioned, otherwise an
+    eigendecomposition). Directions with singular values below ``rcond``
     times the largest are dropped, as ``numpy.linalg.lstsq`` does; when the
     scaled exposures are still ill-conditioned (condition number above
     ``1 / sqrt(eps)``-ish, 1e3) an SVD basis is used instead.
@@ -205,7 +221,12 @@ class Neutralizer:
         self.inverse_gram = np.zeros((scaled.shape[1], scaled.shape[1]))
         if scaled.shape[1] == 0:
             return
-        eigenvalues, eigenvectors = np.linalg.eigh(kernels.gram(scaled))
+        gram = kernels.gram(scaled)
+        inverse = _well_conditioned_inverse(gram, self.MAX_GRAM_CONDITION**2)
+        if inverse is not None:
+            self.inverse_gram = inverse
+            return
+        eigenvalues, eigenvectors = np.linalg.eigh(gram)
         keep = eigenvalues > (rcond**2) * eigenvalues.max()
         condition = np.sqrt(eigenvalues.max() / eigenvalues[keep].min())
         if condition <= self.MAX_GRAM_CONDITION:
