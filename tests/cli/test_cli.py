@@ -28,3 +28,12 @@ def test_console_script_runs() -> None:
                             check=False)
     assert result.returncode == 0, result.stderr
     assert __version__ in result.stdout
+
+
+def test_user_error_is_one_line_and_exit_code_1(tmp_path) -> None:
+    result = subprocess.run([sys.executable, "-m", "crowdalpha", "data", "build", "--out", str(tmp_path),
+                             "--preset", "tiny"], capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: invalid_config: preset 'tiny' is not one of small, medium, large")
+    assert "Traceback" not in result.stderr
