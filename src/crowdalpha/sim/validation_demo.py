@@ -17,8 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import Ridge
 
-from crowdalpha.data import build_dataset
-from crowdalpha.data import layout
+from crowdalpha.data import build_dataset, layout
 from crowdalpha.scoring import neutralize_per_era, score_eras, summarize_scores
 
 #: Columns of the leaderboard, in order: (metric, summary) -> heading.
