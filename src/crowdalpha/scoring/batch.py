@@ -263,7 +263,7 @@ def _prepare_era(data: _Inputs, rows: np.ndarray, scored: np.ndarray, wanted: li
                                      "where the target is known")
         return kernels.gaussian_rank_rows(part)
 
-    era_features = data.features[rows].astype(np.float64) if data.features is not None else None
+    era_features = None if data.features is None else _take_rows(data.features, rows)
     return _EraContext(target_centered, target_corr, contribution,
                        reference(data.meta_model, "meta_model", "mmc"),
                        reference(data.benchmark, "benchmark", "bmc"),
@@ -306,11 +306,19 @@ def _score_era(data: _Inputs, rows: np.ndarray, era: str, wanted: list[str], rat
     return out
 
 
+def _take_rows(matrix: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``matrix[rows]`` for sorted row indices, as a view (no copy) when they are one run."""
+    if len(rows) and rows[-1] - rows[0] + 1 == len(rows):
+        return matrix[rows[0] : rows[-1] + 1]
+    return matrix[rows]
+
+
 def _score_models(data: _Inputs, rows: np.ndarray, start: int, scored: np.ndarray, context: _EraContext,
                   wanted: list[str], era: str, ratio: float, target_pow15: bool, on_insufficient: str,
                   out: np.ndarray) -> None:
     """Score models ``start .. start + MODEL_BLOCK`` of one era into ``out``."""
-    block = np.ascontiguousarray(data.predictions[rows, start : start + MODEL_BLOCK].T, dtype=np.float64)
+    block = np.ascontiguousarray(_take_rows(data.predictions, rows)[:, start : start + MODEL_BLOCK].T,
+                                 dtype=np.float64)
     incomplete = np.isnan(block).any(axis=1)
     if not incomplete.any():
         out[:, start : start + block.shape[0]] = _score_block(block, scored, context, wanted)
@@ -359,7 +367,7 @@ def _score_block(block: np.ndarray, scored: np.ndarray, ctx: _EraContext, wanted
         if "fnc" in wanted:
             if gauss_all is None:
                 gauss_all = kernels.rank_complete_block(part)
-            residuals = ctx.neutralizer.residuals_rows(gauss_all)
+            residuals = ctx.neutralizer.residuals_up_to_shift(gauss_all)
             # a fully explained prediction leaves a constant residual: all ties, CORR NaN
             order, regauss = kernels.sorted_gaussian_ranks(residuals if all_scored else residuals[:, scored])
             out[wanted.index("fnc"), rows] = _sorted_corr(regauss, order, target_centered)

@@ -209,13 +209,16 @@ class Neutralizer:
     MAX_GRAM_CONDITION = 1e3
 
     def __init__(self, exposures: np.ndarray, rcond: float = 1e-6) -> None:
-        exposures = np.asarray(exposures, dtype=np.float64)
+        exposures = np.asarray(exposures)
         if exposures.ndim == 1:
             exposures = exposures[:, None]
-        centered = exposures - exposures.mean(axis=0)
+        centered = np.subtract(exposures, exposures.mean(axis=0), dtype=np.float64)
         norms = np.sqrt(np.einsum("ij,ij->j", centered, centered))
         varying = norms > 0
-        scaled = centered[:, varying] / norms[varying]
+        if varying.all():
+            scaled = np.divide(centered, norms, out=centered)
+        else:
+            scaled = centered[:, varying] / norms[varying]
         self.basis: np.ndarray | None = None
         self.scaled = scaled
         self.inverse_gram = np.zeros((scaled.shape[1], scaled.shape[1]))
@@ -256,6 +259,18 @@ class Neutralizer:
             fitted *= proportion
         np.subtract(rows, fitted, out=fitted)
         return fitted
+
+    def residuals_up_to_shift(self, rows: np.ndarray) -> np.ndarray:
+        """Full residuals of each row (shape (k, n)) up to a constant per row.
+
+        The exposures are centered, so the intercept only moves each residual
+        row by its mean; where only ranks matter (FNC) skipping it saves two
+        passes over the data and leaves every rank unchanged.
+        """
+        if self.basis is not None:
+            return self.residuals_rows(rows)
+        fitted = ((rows @ self.scaled) @ self.inverse_gram) @ self.scaled.T
+        return np.subtract(rows, fitted, out=fitted)
 
     def exposure(self, columns: np.ndarray) -> np.ndarray:
         """The part of each column (shape (n, k)) explained by the exposures and intercept."""
