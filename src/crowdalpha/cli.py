@@ -8,6 +8,7 @@ by input print one line starting with ``error:`` and exit with status 1.
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -126,6 +127,133 @@ def demo(
     console = Console()
     console.width = max(console.width, 100)
     console.print(table)
+
+
+admin_app = typer.Typer(help="Operator actions on the tournament database.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+
+
+@contextmanager
+def _tournament_session(ctx: typer.Context):
+    """One unit of work on the home's database (migrated to the current schema first)."""
+    from crowdalpha.tournament.clock import SystemClock
+    from crowdalpha.tournament.db import (
+        make_engine,
+        make_session_factory,
+        migrate,
+        prepare_home,
+        resolve_settings,
+        session_scope,
+    )
+
+    settings = resolve_settings(ctx.obj.home)
+    prepare_home(settings)
+    engine = make_engine(settings.db_url)
+    try:
+        migrate(engine)
+        with session_scope(make_session_factory(engine)) as session:
+            yield session, SystemClock()
+    finally:
+        engine.dispose()
+
+
+@admin_app.command("create-account")
+def admin_create_account(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Account name: lowercase letters, digits, underscores.")],
+) -> None:
+    """Create an account with an empty wallet and print its first API key (read, upload, stake)."""
+    from crowdalpha.tournament.accounts import create_account
+    from crowdalpha.tournament.keys import create_api_key
+
+    with _tournament_session(ctx) as (session, clock):
+        account = create_account(session, name, clock=clock)
+        key = create_api_key(session, account, clock=clock)
+    typer.echo(f"created account '{name}'")
+    typer.echo(f"api key (shown once): {key.token}")
+
+
+@admin_app.command("create-key")
+def admin_create_key(
+    ctx: typer.Context,
+    account: Annotated[str, typer.Argument(help="Account name.")],
+    scope: Annotated[list[str] | None, typer.Option(help="Scope: read, upload, stake (admin: operator only). "
+                                                      "Repeat for several.")] = None,
+) -> None:
+    """Create another API key for an account and print it."""
+    from crowdalpha.tournament.accounts import get_account
+    from crowdalpha.tournament.keys import create_api_key
+
+    with _tournament_session(ctx) as (session, clock):
+        owner = get_account(session, account)
+        key = (create_api_key(session, owner, clock=clock, scopes=set(scope)) if scope
+               else create_api_key(session, owner, clock=clock))
+    typer.echo(f"api key for '{account}' (shown once): {key.token}")
+
+
+@admin_app.command("create-model")
+def admin_create_model(
+    ctx: typer.Context,
+    account: Annotated[str, typer.Argument(help="Owning account.")],
+    name: Annotated[str, typer.Argument(help="Model name, unique in the tournament.")],
+    payout_basis: Annotated[str, typer.Option(help="What the model is paid on: corr or corr+mmc.")] = "corr",
+) -> None:
+    """Create a model for an account (at most 10 per account)."""
+    from crowdalpha.tournament.accounts import get_account
+    from crowdalpha.tournament.models import create_model
+
+    with _tournament_session(ctx) as (session, clock):
+        create_model(session, get_account(session, account), name, clock=clock, payout_basis=payout_basis)
+    typer.echo(f"created model '{name}' of '{account}', paid on {payout_basis}")
+
+
+@admin_app.command("deposit")
+def admin_deposit(
+    ctx: typer.Context,
+    account: Annotated[str, typer.Argument(help="Account to credit.")],
+    amount: Annotated[str, typer.Argument(help="Exact decimal amount, e.g. 100 or 12.5.")],
+) -> None:
+    """Mint tokens into an account's wallet."""
+    from crowdalpha.tournament.accounts import get_account
+    from crowdalpha.tournament.ledger import deposit, format_amount, wallet_balance
+
+    with _tournament_session(ctx) as (session, clock):
+        owner = get_account(session, account)
+        deposit(session, owner, amount, clock=clock)
+        balance = wallet_balance(session, owner)
+    typer.echo(f"deposited {amount} to '{account}'; wallet {format_amount(balance)}")
+
+
+@admin_app.command("withdraw")
+def admin_withdraw(
+    ctx: typer.Context,
+    account: Annotated[str, typer.Argument(help="Account to debit.")],
+    amount: Annotated[str, typer.Argument(help="Exact decimal amount.")],
+) -> None:
+    """Pay tokens out of an account's wallet (never more than it holds)."""
+    from crowdalpha.tournament.accounts import get_account
+    from crowdalpha.tournament.ledger import format_amount, wallet_balance, withdraw
+
+    with _tournament_session(ctx) as (session, clock):
+        owner = get_account(session, account)
+        withdraw(session, owner, amount, clock=clock)
+        balance = wallet_balance(session, owner)
+    typer.echo(f"withdrew {amount} from '{account}'; wallet {format_amount(balance)}")
+
+
+@admin_app.command("audit")
+def admin_audit(ctx: typer.Context) -> None:
+    """Prove that every ledger entry balances and balances + stakes + burned = minted.
+
+    Exits with status 1 and lists the problems when anything is off.
+    """
+    from crowdalpha.tournament.ledger import audit
+
+    with _tournament_session(ctx) as (session, _clock):
+        report = audit(session)
+    typer.echo(str(report))
+    if not report.ok:
+        raise typer.Exit(code=1)
 
 
 def main() -> None:
