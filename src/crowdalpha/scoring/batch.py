@@ -245,6 +245,7 @@ def _collect_inputs(predictions: Any, targets: Any, eras: Any, meta_model: Any, 
 
 def _prepare_era(data: _Inputs, rows: np.ndarray, scored: np.ndarray, wanted: list[str],
                  target_pow15: bool, era: str) -> _EraContext:
+    """What every model of the era shares: targets, reference ranks, feature factorization."""
     target = data.targets[rows]
     target_centered = target - np.nanmean(target)
     t = target_centered[scored]
