@@ -15,6 +15,12 @@ of 12 requested``. The API maps the branches to status codes::
         ├── ModelLimitError              409  account already owns the maximum of models
         ├── InsufficientFundsError       409  wallet cannot cover a withdrawal or stake
         ├── InsufficientStakeError       409  stake cannot cover a decrease or burn
+        ├── RoundStateError              409  round is not in the state the operation needs
+        │   └── RoundAlreadyOpenError         a round is open already
+        ├── InvalidSubmissionError       400  base of the rejected submissions
+        │   ├── InvalidSubmissionFileError    size, format, columns
+        │   ├── InvalidSubmissionIdsError     empty, duplicate, unknown or too few ids
+        │   └── InvalidPredictionsError       non-numeric, NaN, outside [0, 1], constant
         ├── AuthenticationError          401  base of the API key failures
         │   ├── MissingApiKeyError            no key sent
         │   ├── MalformedApiKeyError          not ``PUBLIC$SECRET``
@@ -65,6 +71,30 @@ class InsufficientStakeError(TournamentError):
     code = "insufficient_stake"
 
 
+class RoundStateError(TournamentError):
+    code = "round_state"
+
+
+class RoundAlreadyOpenError(RoundStateError):
+    code = "round_already_open"
+
+
+class InvalidSubmissionError(TournamentError):
+    code = "invalid_submission"
+
+
+class InvalidSubmissionFileError(InvalidSubmissionError):
+    code = "invalid_submission_file"
+
+
+class InvalidSubmissionIdsError(InvalidSubmissionError):
+    code = "invalid_submission_ids"
+
+
+class InvalidPredictionsError(InvalidSubmissionError):
+    code = "invalid_submission_predictions"
+
+
 class AuthenticationError(TournamentError):
     code = "authentication_failed"
 
@@ -100,7 +130,11 @@ __all__ = [
     "InvalidAmountError",
     "InvalidApiKeyError",
     "InvalidNameError",
+    "InvalidPredictionsError",
     "InvalidScopeError",
+    "InvalidSubmissionError",
+    "InvalidSubmissionFileError",
+    "InvalidSubmissionIdsError",
     "InvalidValueError",
     "MalformedApiKeyError",
     "MissingApiKeyError",
@@ -110,5 +144,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RevokedApiKeyError",
+    "RoundAlreadyOpenError",
+    "RoundStateError",
     "TournamentError",
 ]

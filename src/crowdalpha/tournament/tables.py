@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -320,6 +321,91 @@ class PendingRelease(Base):
         )
 
 
+class RoundStatus(StrEnum):
+    """A round's life: open (taking submissions) -> closed -> scoring (day 1..N) -> resolved."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+    SCORING = "scoring"
+    RESOLVED = "resolved"
+
+
+class Round(Base):
+    """One tournament round: a live era taking submissions until its close, then scored daily."""
+
+    __tablename__ = "rounds"
+    __table_args__ = (
+        Index(
+            "uq_rounds_one_open",
+            "status",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+        CheckConstraint("closes_at > opens_at", name="closes_after_opening"),
+        CheckConstraint("resolves_after_days > 0", name="resolves_after_days_positive"),
+        CheckConstraint("scoring_day >= 0", name="scoring_day_nonnegative"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, unique=True)
+    era: Mapped[str] = mapped_column(String(16))
+    opens_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closes_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    resolves_after_days: Mapped[int] = mapped_column(Integer)
+    status: Mapped[RoundStatus] = mapped_column(_enum(RoundStatus, "round_status"))
+    scoring_day: Mapped[int] = mapped_column(Integer)  # last day scored, 0 before day 1
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    def __repr__(self) -> str:
+        return f"Round(number={self.number!r}, era={self.era!r}, status={self.status!r})"
+
+
+class RoundStake(Base):
+    """A model's stake at risk in a round, frozen when the round closes."""
+
+    __tablename__ = "round_stakes"
+    __table_args__ = (CheckConstraint("stake_at_risk > 0", name="stake_positive"),)
+
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"), primary_key=True, index=True)
+    stake_at_risk: Mapped[Decimal] = mapped_column(Money())
+
+    def __repr__(self) -> str:
+        return (
+            f"RoundStake(round_id={self.round_id!r}, model_id={self.model_id!r}, "
+            f"stake_at_risk={self.stake_at_risk!r})"
+        )
+
+
+class Submission(Base):
+    """One accepted prediction file of a model in a round, stored as parquet in the file store."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (
+        Index("ix_submissions_model_id_round_id", "model_id", "round_id"),
+        CheckConstraint("rows > 0", name="rows_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"))
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    path: Mapped[str] = mapped_column(String(500), unique=True)  # relative to the store root
+    rows: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    late: Mapped[bool] = mapped_column(Boolean())
+    valid: Mapped[bool] = mapped_column(Boolean())
+
+    model: Mapped[Model] = relationship()
+    round: Mapped[Round] = relationship()
+
+    def __repr__(self) -> str:
+        return (
+            f"Submission(id={self.id!r}, model_id={self.model_id!r}, round_id={self.round_id!r}, "
+            f"rows={self.rows!r}, late={self.late!r}, valid={self.valid!r})"
+        )
+
+
 #: Ledger accounts that exist once per tournament (created by the first migration).
 SYSTEM_LEDGER_KINDS = (
     LedgerKind.TREASURY,
@@ -349,5 +435,9 @@ __all__ = [
     "PayoutBasis",
     "PendingRelease",
     "ReleaseStatus",
+    "Round",
+    "RoundStake",
+    "RoundStatus",
+    "Submission",
     "UTCDateTime",
 ]

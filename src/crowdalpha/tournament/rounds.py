@@ -1,0 +1,238 @@
+"""Rounds: opened on a schedule with the newest live era, closed, scored day by day, resolved.
+
+Life of a round (DESIGN.md, "Rounds")::
+
+    open --close_round--> closed --record_scoring_day(1..N-1)--> scoring --day N--> resolved
+
+At most one round is open at a time (a partial unique index enforces it too).
+Closing freezes every staked model's stake at risk (``stakes_at_close`` at the
+round's ``closes_at``) into ``round_stakes``, so later stake changes never alter
+it. Times come from the clock passed in; nothing here commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from crowdalpha.errors import NotFoundError
+from crowdalpha.tournament import stakes
+from crowdalpha.tournament.clock import Clock, ensure_utc
+from crowdalpha.tournament.db import atomic
+from crowdalpha.tournament.errors import (
+    InvalidValueError,
+    RoundAlreadyOpenError,
+    RoundStateError,
+)
+from crowdalpha.tournament.ledger import ZERO
+from crowdalpha.tournament.tables import Model, Round, RoundStake, RoundStatus
+
+DEFAULT_RESOLVES_AFTER_DAYS = 20
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When rounds open and how long they take submissions (UTC).
+
+    A round opens at ``open_time`` on each of ``open_weekdays`` (0 = Monday) and
+    closes ``close_after`` later. The default is weekly: open Saturday 18:00,
+    close Monday 14:30; ``Schedule.daily()`` opens every weekday.
+    """
+
+    open_weekdays: tuple[int, ...] = (5,)
+    open_time: time = time(18, 0)
+    close_after: timedelta = timedelta(days=1, hours=20, minutes=30)
+    resolves_after_days: int = DEFAULT_RESOLVES_AFTER_DAYS
+    name: str = field(default="weekly", compare=False)
+
+    def __post_init__(self) -> None:
+        days = self.open_weekdays
+        if not days or any(
+            isinstance(d, bool) or not isinstance(d, int) or not 0 <= d <= 6 for d in days
+        ):
+            raise InvalidValueError(f"schedule open_weekdays {days!r} must be weekday numbers 0..6")
+        if self.open_time.tzinfo is not None:
+            raise InvalidValueError(
+                f"schedule open_time {self.open_time!r} must be a plain UTC time"
+            )
+        if not timedelta() < self.close_after <= timedelta(days=7):
+            raise InvalidValueError(
+                f"schedule close_after {self.close_after} must be positive and at most 7 days"
+            )
+        n = self.resolves_after_days
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise InvalidValueError(
+                f"schedule resolves_after_days {n!r} must be a positive integer"
+            )
+
+    @classmethod
+    def weekly(cls) -> Schedule:
+        """Open Saturday 18:00 UTC, close Monday 14:30 UTC."""
+        return cls()
+
+    @classmethod
+    def daily(
+        cls,
+        *,
+        open_time: time = time(13, 0),
+        close_after: timedelta = timedelta(hours=1, minutes=30),
+    ) -> Schedule:
+        """Open every weekday (Monday..Friday) at ``open_time``, close ``close_after`` later."""
+        return cls((0, 1, 2, 3, 4), open_time, close_after, name="daily")
+
+    def _opens_from(self, day: datetime) -> list[datetime]:
+        start = datetime.combine(day.date(), self.open_time, tzinfo=UTC)
+        return [
+            start + timedelta(days=k)
+            for k in range(8)
+            if (start + timedelta(days=k)).weekday() in self.open_weekdays
+        ]
+
+    def next_open(self, after: datetime) -> datetime:
+        """The first scheduled opening strictly after ``after``."""
+        when = ensure_utc(after, name="after")
+        return next(t for t in self._opens_from(when) if t > when)
+
+    def next_close(self, after: datetime) -> datetime:
+        """The first scheduled close strictly after ``after`` (of the window holding it, else the next)."""
+        when = ensure_utc(after, name="after")
+        first = when - self.close_after - timedelta(days=1)
+        closes = [t + self.close_after for t in self._opens_from(first)]
+        closes += [t + self.close_after for t in self._opens_from(first + timedelta(days=7))]
+        return min(c for c in closes if c > when)
+
+
+def _next_number(session: Session) -> int:
+    return (session.scalar(select(func.max(Round.number))) or 0) + 1
+
+
+def current_round(session: Session) -> Round | None:
+    """The round taking submissions now, or None."""
+    return session.scalars(select(Round).where(Round.status == RoundStatus.OPEN)).one_or_none()
+
+
+def get_round(session: Session, number: int) -> Round:
+    """Round ``number``; ``NotFoundError`` if there is none."""
+    found = session.scalars(select(Round).where(Round.number == number)).one_or_none()
+    if found is None:
+        raise NotFoundError(f"round {number!r} does not exist")
+    return found
+
+
+def rounds_scoring(session: Session) -> list[Round]:
+    """Closed rounds not yet resolved (each is scored once per trading day), oldest first."""
+    return list(
+        session.scalars(
+            select(Round)
+            .where(Round.status.in_((RoundStatus.CLOSED, RoundStatus.SCORING)))
+            .order_by(Round.number)
+        )
+    )
+
+
+def open_round(session: Session, *, era: str, clock: Clock, schedule: Schedule) -> Round:
+    """Open the next round on live era ``era`` now; it closes at the schedule's next close."""
+    if not isinstance(era, str) or not era.strip() or len(era) > 16:
+        raise InvalidValueError(f"era {era!r} must be a non-empty label of at most 16 characters")
+    now = ensure_utc(clock.now(), name="clock.now()")
+    with atomic(session):
+        number = _next_number(session)
+        already = current_round(session)
+        if already is not None:
+            raise RoundAlreadyOpenError(
+                f"round {already.number} (era '{already.era}') is open until "
+                f"{already.closes_at.isoformat()}; close it before opening round {number}"
+            )
+        opened = Round(
+            number=number,
+            era=era,
+            opens_at=now,
+            closes_at=schedule.next_close(now),
+            resolves_after_days=schedule.resolves_after_days,
+            status=RoundStatus.OPEN,
+            scoring_day=0,
+            created_at=now,
+        )
+        session.add(opened)
+        session.flush()
+    return opened
+
+
+def close_round(session: Session, round: Round, *, clock: Clock) -> dict[int, Decimal]:
+    """Close ``round`` (due at its ``closes_at``) and freeze each staked model's stake at risk.
+
+    Returns the frozen stakes by model id.
+    """
+    now = ensure_utc(clock.now(), name="clock.now()")
+    if round.status != RoundStatus.OPEN:
+        raise RoundStateError(
+            f"round {round.number} is {round.status}, only an open round can close"
+        )
+    if now < round.closes_at:
+        raise RoundStateError(
+            f"round {round.number} closes at {round.closes_at.isoformat()}, it is {now.isoformat()}"
+        )
+    with atomic(session):
+        frozen = {
+            m: v for m, v in stakes.stakes_at_close(session, at=round.closes_at).items() if v > 0
+        }
+        for model_id, value in sorted(frozen.items()):
+            session.add(RoundStake(round_id=round.id, model_id=model_id, stake_at_risk=value))
+        round.status = RoundStatus.CLOSED
+        session.flush()
+    return frozen
+
+
+def stakes_at_risk(session: Session, round: Round) -> dict[int, Decimal]:
+    """The stakes frozen at the round's close, by model id (empty before it closes)."""
+    rows = session.execute(
+        select(RoundStake.model_id, RoundStake.stake_at_risk).where(RoundStake.round_id == round.id)
+    ).all()
+    return {model_id: value for model_id, value in rows}
+
+
+def stake_at_risk(session: Session, round: Round, model: Model) -> Decimal:
+    """``model``'s stake frozen at the round's close; zero when it had none or the round is open."""
+    value = session.scalar(
+        select(RoundStake.stake_at_risk).where(
+            RoundStake.round_id == round.id, RoundStake.model_id == model.id
+        )
+    )
+    return ZERO if value is None else value
+
+
+def record_scoring_day(session: Session, round: Round, day: int, *, clock: Clock) -> Round:
+    """Mark ``round`` scored through ``day``; on its last day it resolves and due releases are paid."""
+    if round.status not in (RoundStatus.CLOSED, RoundStatus.SCORING):
+        raise RoundStateError(f"round {round.number} is {round.status}, it cannot be scored")
+    last = round.resolves_after_days
+    if isinstance(day, bool) or not isinstance(day, int) or not round.scoring_day < day <= last:
+        raise InvalidValueError(
+            f"scoring day {day!r} of round {round.number} must be after day {round.scoring_day} "
+            f"and at most {last}"
+        )
+    with atomic(session):
+        round.scoring_day = day
+        round.status = RoundStatus.RESOLVED if day == last else RoundStatus.SCORING
+        session.flush()
+        if day == last:
+            stakes.release_due(session, round.number, clock=clock)
+    return round
+
+
+__all__ = [
+    "DEFAULT_RESOLVES_AFTER_DAYS",
+    "Schedule",
+    "close_round",
+    "current_round",
+    "get_round",
+    "open_round",
+    "record_scoring_day",
+    "rounds_scoring",
+    "stake_at_risk",
+    "stakes_at_risk",
+]

@@ -1,0 +1,236 @@
+"""Submissions: a model's predictions for a round's live ids, checked, stored as parquet, recorded.
+
+A file (CSV or parquet) has an ``id`` column and a ``prediction`` (or
+``probability``) column. It is accepted only if its ids are the round's live
+ids without duplicates or strangers, covering at least ``MIN_COVERAGE`` of
+them, and its predictions are numbers in [0, 1], not all equal. A rejected file
+leaves nothing behind (no row, no file). A file sent after the round's close is
+accepted as ``late``: it is scored but has nothing at risk, and it never
+replaces an on-time submission of the same model (so a stake cannot escape a
+round by submitting late). Nothing here commits.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import fsspec
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crowdalpha.tournament import rounds as rounds_mod
+from crowdalpha.tournament.clock import Clock, ensure_utc
+from crowdalpha.tournament.db import atomic
+from crowdalpha.tournament.errors import (
+    InvalidPredictionsError,
+    InvalidSubmissionFileError,
+    InvalidSubmissionIdsError,
+    RoundStateError,
+)
+from crowdalpha.tournament.ledger import ZERO
+from crowdalpha.tournament.models import require_owner
+from crowdalpha.tournament.tables import Account, Model, Round, RoundStatus, Submission
+
+DEFAULT_MAX_BYTES = 100 * 1024 * 1024
+MIN_COVERAGE = 0.8
+PREDICTION_COLUMNS = ("prediction", "probability")
+Store = tuple[fsspec.AbstractFileSystem, str]
+
+
+def _read(data: bytes, filename: str) -> pd.DataFrame:
+    name = filename.lower()
+    is_parquet = name.endswith(".parquet") or (not name.endswith(".csv") and data[:4] == b"PAR1")
+    if not is_parquet and not name.endswith(".csv"):
+        raise InvalidSubmissionFileError(f"'{filename}' is not a .csv or .parquet file")
+    try:
+        if is_parquet:
+            frame = pd.read_parquet(io.BytesIO(data))
+            if "id" not in frame.columns and frame.index.name == "id":
+                frame = frame.reset_index()
+        else:
+            frame = pd.read_csv(io.BytesIO(data), dtype={"id": str}, keep_default_na=True)
+    except Exception as exc:  # any parser failure is the file's fault
+        kind = "parquet" if is_parquet else "CSV"
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InvalidSubmissionFileError(
+            f"'{filename}' cannot be read as {kind} ({reason})"
+        ) from None
+    return frame.reset_index(drop=True)
+
+
+def _first(values: Any) -> str:
+    return repr(str(next(iter(values))))
+
+
+def parse_submission(
+    data: bytes,
+    filename: str,
+    *,
+    round_number: int,
+    live_ids: pd.Index,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> pd.Series:
+    """Check a submission file against the round's live ids; the predictions by id, in live order."""
+    if len(data) > max_bytes:
+        raise InvalidSubmissionFileError(
+            f"'{filename}' for round {round_number} is {len(data)} bytes, the limit is {max_bytes}"
+        )
+    if len(data) == 0:
+        raise InvalidSubmissionFileError(f"'{filename}' for round {round_number} is empty")
+    frame = _read(data, filename)
+    columns = [str(c) for c in frame.columns]
+    if "id" not in columns:
+        raise InvalidSubmissionFileError(f"'{filename}' has no 'id' column; columns: {columns}")
+    column = next((c for c in PREDICTION_COLUMNS if c in columns), None)
+    if column is None:
+        raise InvalidSubmissionFileError(
+            f"'{filename}' has no 'prediction' or 'probability' column; columns: {columns}"
+        )
+    ids = frame["id"]
+    if ids.isna().any():
+        rows = ids.index[ids.isna()]
+        raise InvalidSubmissionIdsError(
+            f"{len(rows)} ids of '{filename}' for round {round_number} are empty, first at row {int(rows[0])}"
+        )
+    ids = ids.astype(str)
+    duplicated = ids[ids.duplicated()].unique()
+    if len(duplicated):
+        raise InvalidSubmissionIdsError(
+            f"{len(duplicated)} ids of round {round_number} duplicated, first: {_first(duplicated)}"
+        )
+    live = pd.Index(live_ids.astype(str))
+    unknown = ids[~ids.isin(live)]
+    if len(unknown):
+        raise InvalidSubmissionIdsError(
+            f"{len(unknown)} ids not in round {round_number}, first: {_first(unknown)}"
+        )
+    missing = live[~live.isin(ids)]
+    coverage = 1 - len(missing) / len(live) if len(live) else 0.0
+    if coverage < MIN_COVERAGE:
+        raise InvalidSubmissionIdsError(
+            f"{len(missing)} ids of round {round_number} missing, first: {_first(missing)}; "
+            f"covers {coverage:.1%}, at least {MIN_COVERAGE:.0%} needed"
+        )
+    raw = frame[column]
+    values = pd.to_numeric(raw, errors="coerce") if raw.dtype != bool else raw.astype(float)
+    bad = values.isna() & raw.notna()
+    if bad.any():
+        at = bad.idxmax()
+        raise InvalidPredictionsError(
+            f"{int(bad.sum())} values of column '{column}' in round {round_number} are not numbers, "
+            f"first: {str(raw[at])!r} at id {ids[at]!r}"
+        )
+    values = values.astype(float)
+    if values.isna().any():
+        at = values.isna().idxmax()
+        raise InvalidPredictionsError(
+            f"{int(values.isna().sum())} predictions of round {round_number} are NaN, first at id {ids[at]!r}"
+        )
+    outside = ~values.between(0.0, 1.0)
+    if outside.any():
+        at = outside.idxmax()
+        raise InvalidPredictionsError(
+            f"{int(outside.sum())} predictions of round {round_number} are outside [0, 1], "
+            f"first: {float(values[at])!r} at id {ids[at]!r}"
+        )
+    if values.nunique() < 2:
+        raise InvalidPredictionsError(
+            f"all {len(values)} predictions of round {round_number} equal {float(values.iloc[0])!r}; "
+            "constant predictions cannot be scored"
+        )
+    series = pd.Series(
+        values.to_numpy(), index=pd.Index(ids.to_numpy(), name="id"), name="prediction"
+    )
+    return series.reindex(live[live.isin(ids)])
+
+
+def submit(
+    session: Session,
+    store: Store,
+    model: Model,
+    round: Round,
+    data: bytes,
+    filename: str,
+    *,
+    by: Account,
+    clock: Clock,
+    live_ids: pd.Index,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Submission:
+    """Accept ``model``'s predictions for ``round`` from its owner ``by``; late after the close."""
+    require_owner(model, by)
+    if round.status == RoundStatus.RESOLVED:
+        raise RoundStateError(f"round {round.number} is resolved; it takes no more submissions")
+    predictions = parse_submission(
+        data, filename, round_number=round.number, live_ids=live_ids, max_bytes=max_bytes
+    )
+    now = ensure_utc(clock.now(), name="clock.now()")
+    late = round.status != RoundStatus.OPEN or now >= round.closes_at
+    relative = f"submissions/round_{round.number}/model_{model.id}/{uuid.uuid4().hex}.parquet"
+    fs, root = store
+    full = f"{root.rstrip('/')}/{relative}"
+    buffer = io.BytesIO()
+    predictions.to_frame().to_parquet(buffer)
+    with atomic(session):
+        row = Submission(
+            model_id=model.id,
+            round_id=round.id,
+            path=relative,
+            rows=len(predictions),
+            created_at=now,
+            late=late,
+            valid=True,
+        )
+        session.add(row)
+        session.flush()
+        try:
+            fs.makedirs(full.rsplit("/", 1)[0], exist_ok=True)
+            with fs.open(full, "wb") as out:
+                out.write(buffer.getvalue())
+        except BaseException:
+            if fs.exists(full):
+                fs.rm(full)
+            raise
+    return row
+
+
+def read_submission(store: Store, submission: Submission) -> pd.Series:
+    """The stored predictions of ``submission``, indexed by id."""
+    fs, root = store
+    with fs.open(f"{root.rstrip('/')}/{submission.path}", "rb") as f:
+        return pd.read_parquet(f)["prediction"]
+
+
+def latest_submission(session: Session, model: Model, round: Round) -> Submission | None:
+    """The submission that counts: the latest valid on-time one, else the latest valid late one."""
+    stmt = (
+        select(Submission)
+        .where(Submission.model_id == model.id, Submission.round_id == round.id, Submission.valid)
+        .order_by(Submission.late, Submission.created_at.desc(), Submission.id.desc())
+        .limit(1)
+    )
+    return session.scalars(stmt).first()
+
+
+def submission_stake_at_risk(session: Session, submission: Submission) -> Decimal:
+    """What ``submission`` has at risk: the stake frozen at close, zero when late."""
+    if submission.late:
+        return ZERO
+    return rounds_mod.stake_at_risk(session, submission.round, submission.model)
+
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "MIN_COVERAGE",
+    "PREDICTION_COLUMNS",
+    "Store",
+    "latest_submission",
+    "parse_submission",
+    "read_submission",
+    "submission_stake_at_risk",
+    "submit",
+]

@@ -1,0 +1,270 @@
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import fsspec
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from crowdalpha.tournament import rounds, submissions
+from crowdalpha.tournament.clock import ReplayClock
+from crowdalpha.tournament.errors import (
+    InvalidPredictionsError,
+    InvalidSubmissionError,
+    InvalidSubmissionFileError,
+    InvalidSubmissionIdsError,
+    PermissionDeniedError,
+    RoundStateError,
+)
+from crowdalpha.tournament.tables import Submission
+
+from . import factories
+
+LIVE = pd.Index([f"id{i:02d}" for i in range(10)], name="id")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> submissions.Store:
+    return fsspec.filesystem("file"), str(tmp_path / "store")
+
+
+@pytest.fixture
+def world(session: Session, clock: ReplayClock) -> tuple:
+    alice = factories.account(session, clock, "alice", funds="100")
+    bob = factories.account(session, clock, "bob")
+    model = factories.staked_model(session, clock, alice, "m1", stake="100")
+    round_ = rounds.open_round(session, era="0001", clock=clock, schedule=rounds.Schedule())
+    return alice, bob, model, round_
+
+
+def csv(ids: list[str], values: list[object], column: str = "prediction") -> bytes:
+    return pd.DataFrame({"id": ids, column: values}).to_csv(index=False).encode()
+
+
+def good(n: int = 10) -> bytes:
+    return csv(list(LIVE[:n]), list(np.linspace(0.1, 0.9, n)))
+
+
+def stored_files(store: submissions.Store) -> list[str]:
+    fs, root = store
+    return fs.find(root) if fs.exists(root) else []
+
+
+def test_accepts_csv_and_parquet_and_stores_parquet(
+    session: Session, clock: ReplayClock, store: submissions.Store, world: tuple
+) -> None:
+    alice, _, model, round_ = world
+    sub = submissions.submit(
+        session, store, model, round_, good(), "preds.csv", by=alice, clock=clock, live_ids=LIVE
+    )
+    assert (sub.rows, sub.late, sub.valid) == (10, False, True)
+    assert sub.path.startswith(f"submissions/round_1/model_{model.id}/")
+    assert sub.path.endswith(".parquet")
+    read = submissions.read_submission(store, sub)
+    assert list(read.index) == list(LIVE)
+    assert read.iloc[0] == pytest.approx(0.1)
+
+    frame = pd.DataFrame({"probability": np.linspace(0, 1, 8)}, index=pd.Index(LIVE[2:], name="id"))
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer)
+    clock.advance(minutes=1)
+    second = submissions.submit(
+        session,
+        store,
+        model,
+        round_,
+        buffer.getvalue(),
+        "p.parquet",
+        by=alice,
+        clock=clock,
+        live_ids=LIVE,
+    )
+    assert second.rows == 8
+    assert submissions.latest_submission(session, model, round_) is second
+    assert len(stored_files(store)) == 2
+
+
+def _bad(n: int, value: object = 0.5) -> bytes:
+    return csv(list(LIVE[:n]), [value] * n)
+
+
+REJECTIONS = [
+    (
+        b"x" * 1001,
+        "p.csv",
+        InvalidSubmissionFileError,
+        "invalid_submission_file: 'p.csv' for round 1 is 1001 bytes, the limit is 1000",
+    ),
+    (
+        good(),
+        "p.txt",
+        InvalidSubmissionFileError,
+        "invalid_submission_file: 'p.txt' is not a .csv or .parquet file",
+    ),
+    (
+        b"PAR1garbage",
+        "p.parquet",
+        InvalidSubmissionFileError,
+        "invalid_submission_file: 'p.parquet' cannot be read as parquet (",
+    ),
+    (
+        b"ident,prediction\nid00,0.5\n",
+        "p.csv",
+        InvalidSubmissionFileError,
+        "invalid_submission_file: 'p.csv' has no 'id' column; columns: ['ident', 'prediction']",
+    ),
+    (
+        b"id,score\nid00,0.5\n",
+        "p.csv",
+        InvalidSubmissionFileError,
+        "invalid_submission_file: 'p.csv' has no 'prediction' or 'probability' column; columns: ['id', 'score']",
+    ),
+    (
+        b"id,prediction\n,0.5\nid01,0.4\n",
+        "p.csv",
+        InvalidSubmissionIdsError,
+        "invalid_submission_ids: 1 ids of 'p.csv' for round 1 are empty, first at row 0",
+    ),
+    (
+        csv([*LIVE, "id03"], [0.1] * 10 + [0.2]),
+        "p.csv",
+        InvalidSubmissionIdsError,
+        "invalid_submission_ids: 1 ids of round 1 duplicated, first: 'id03'",
+    ),
+    (
+        csv([*LIVE, "zz1", "zz2"], list(np.linspace(0, 1, 12))),
+        "p.csv",
+        InvalidSubmissionIdsError,
+        "invalid_submission_ids: 2 ids not in round 1, first: 'zz1'",
+    ),
+    (
+        csv(list(LIVE[3:]), list(np.linspace(0, 1, 7))),
+        "p.csv",
+        InvalidSubmissionIdsError,
+        "invalid_submission_ids: 3 ids of round 1 missing, first: 'id00'; covers 70.0%, at least 80% needed",
+    ),
+    (
+        csv(list(LIVE), [0.1] * 9 + ["abc"]),
+        "p.csv",
+        InvalidPredictionsError,
+        "invalid_submission_predictions: 1 values of column 'prediction' in round 1 are not numbers, "
+        "first: 'abc' at id 'id09'",
+    ),
+    (
+        csv(list(LIVE), [0.1] * 8 + [None, 0.2]),
+        "p.csv",
+        InvalidPredictionsError,
+        "invalid_submission_predictions: 1 predictions of round 1 are NaN, first at id 'id08'",
+    ),
+    (
+        csv(list(LIVE), [0.1] * 8 + [1.5, -0.1]),
+        "p.csv",
+        InvalidPredictionsError,
+        "invalid_submission_predictions: 2 predictions of round 1 are outside [0, 1], first: 1.5 at id 'id08'",
+    ),
+    (
+        _bad(10),
+        "p.csv",
+        InvalidPredictionsError,
+        "invalid_submission_predictions: all 10 predictions of round 1 equal 0.5; "
+        "constant predictions cannot be scored",
+    ),
+]
+
+
+@pytest.mark.parametrize(("data", "filename", "error", "message"), REJECTIONS)
+def test_rejections_say_why_and_change_nothing(
+    session: Session,
+    clock: ReplayClock,
+    store: submissions.Store,
+    world: tuple,
+    data: bytes,
+    filename: str,
+    error: type[InvalidSubmissionError],
+    message: str,
+) -> None:
+    alice, _, model, round_ = world
+    with pytest.raises(error) as caught:
+        submissions.submit(
+            session,
+            store,
+            model,
+            round_,
+            data,
+            filename,
+            by=alice,
+            clock=clock,
+            live_ids=LIVE,
+            max_bytes=1000 if data.startswith(b"xxxx") else 10_000,
+        )
+    assert str(caught.value).startswith(message)
+    assert session.scalar(select(func.count(Submission.id))) == 0
+    assert stored_files(store) == []
+
+
+def test_only_the_owner_submits(
+    session: Session, clock: ReplayClock, store: submissions.Store, world: tuple
+) -> None:
+    _, bob, model, round_ = world
+    with pytest.raises(
+        PermissionDeniedError, match=r"^permission_denied: account 'bob' does not own model 'm1'$"
+    ):
+        submissions.submit(
+            session, store, model, round_, good(), "p.csv", by=bob, clock=clock, live_ids=LIVE
+        )
+    assert session.scalar(select(func.count(Submission.id))) == 0
+    assert stored_files(store) == []
+
+
+def test_latest_valid_submission_counts_and_late_never_replaces_on_time(
+    session: Session, clock: ReplayClock, store: submissions.Store, world: tuple
+) -> None:
+    alice, _, model, round_ = world
+    assert submissions.latest_submission(session, model, round_) is None
+    first = submissions.submit(
+        session, store, model, round_, good(), "a.csv", by=alice, clock=clock, live_ids=LIVE
+    )
+    clock.advance(hours=1)
+    second = submissions.submit(
+        session, store, model, round_, good(9), "b.csv", by=alice, clock=clock, live_ids=LIVE
+    )
+    assert submissions.latest_submission(session, model, round_) is second
+    second.valid = False
+    session.flush()
+    assert submissions.latest_submission(session, model, round_) is first
+
+    clock.set(round_.closes_at)
+    rounds.close_round(session, round_, clock=clock)
+    late = submissions.submit(
+        session, store, model, round_, good(), "c.csv", by=alice, clock=clock, live_ids=LIVE
+    )
+    assert late.late
+    assert submissions.latest_submission(session, model, round_) is first
+    assert submissions.submission_stake_at_risk(session, first) == Decimal("100")
+    assert submissions.submission_stake_at_risk(session, late) == 0
+
+
+def test_late_submission_is_flagged_and_has_nothing_at_risk(
+    session: Session, clock: ReplayClock, store: submissions.Store, world: tuple
+) -> None:
+    alice, _, model, round_ = world
+    clock.set(round_.closes_at + timedelta(minutes=1))
+    # not closed yet by the job, but past its close: still late
+    late = submissions.submit(
+        session, store, model, round_, good(), "p.csv", by=alice, clock=clock, live_ids=LIVE
+    )
+    assert late.late
+    assert submissions.latest_submission(session, model, round_) is late
+    rounds.close_round(session, round_, clock=clock)
+    assert submissions.submission_stake_at_risk(session, late) == 0
+    rounds.record_scoring_day(session, round_, round_.resolves_after_days, clock=clock)
+    with pytest.raises(RoundStateError, match="round_state: round 1 is resolved"):
+        submissions.submit(
+            session, store, model, round_, good(), "p.csv", by=alice, clock=clock, live_ids=LIVE
+        )
