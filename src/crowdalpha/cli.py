@@ -207,6 +207,19 @@ def admin_create_model(
     typer.echo(f"created model '{name}' of '{account}', paid on {payout_basis}")
 
 
+def _wallet_movement(ctx: typer.Context, account: str, amount: str, kind: str) -> None:
+    """Deposit into or withdraw from one account's wallet and print the new balance."""
+    from crowdalpha.tournament.accounts import get_account
+    from crowdalpha.tournament.ledger import deposit, format_amount, wallet_balance, withdraw
+
+    move, done = {"deposit": (deposit, "deposited {} to"), "withdraw": (withdraw, "withdrew {} from")}[kind]
+    with _tournament_session(ctx) as (session, clock):
+        owner = get_account(session, account)
+        move(session, owner, amount, clock=clock)
+        balance = wallet_balance(session, owner)
+    typer.echo(f"{done.format(amount)} '{account}'; wallet {format_amount(balance)}")
+
+
 @admin_app.command("deposit")
 def admin_deposit(
     ctx: typer.Context,
@@ -214,14 +227,7 @@ def admin_deposit(
     amount: Annotated[str, typer.Argument(help="Exact decimal amount, e.g. 100 or 12.5.")],
 ) -> None:
     """Mint tokens into an account's wallet."""
-    from crowdalpha.tournament.accounts import get_account
-    from crowdalpha.tournament.ledger import deposit, format_amount, wallet_balance
-
-    with _tournament_session(ctx) as (session, clock):
-        owner = get_account(session, account)
-        deposit(session, owner, amount, clock=clock)
-        balance = wallet_balance(session, owner)
-    typer.echo(f"deposited {amount} to '{account}'; wallet {format_amount(balance)}")
+    _wallet_movement(ctx, account, amount, "deposit")
 
 
 @admin_app.command("withdraw")
@@ -231,14 +237,7 @@ def admin_withdraw(
     amount: Annotated[str, typer.Argument(help="Exact decimal amount.")],
 ) -> None:
     """Pay tokens out of an account's wallet (never more than it holds)."""
-    from crowdalpha.tournament.accounts import get_account
-    from crowdalpha.tournament.ledger import format_amount, wallet_balance, withdraw
-
-    with _tournament_session(ctx) as (session, clock):
-        owner = get_account(session, account)
-        withdraw(session, owner, amount, clock=clock)
-        balance = wallet_balance(session, owner)
-    typer.echo(f"withdrew {amount} from '{account}'; wallet {format_amount(balance)}")
+    _wallet_movement(ctx, account, amount, "withdraw")
 
 
 @admin_app.command("audit")
