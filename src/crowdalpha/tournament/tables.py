@@ -19,6 +19,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Double,
     Dialect,
     Enum,
     ForeignKey,
@@ -406,6 +407,70 @@ class Submission(Base):
         )
 
 
+class Score(Base):
+    """One scoring day of one counted submission; a metric that cannot be computed is NULL."""
+
+    __tablename__ = "scores"
+
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"), index=True)
+    corr: Mapped[float | None] = mapped_column(Double())
+    mmc: Mapped[float | None] = mapped_column(Double())
+    bmc: Mapped[float | None] = mapped_column(Double())
+    fnc: Mapped[float | None] = mapped_column(Double())
+    fe_max: Mapped[float | None] = mapped_column(Double())
+    fe_rms: Mapped[float | None] = mapped_column(Double())
+
+    def __repr__(self) -> str:
+        return (
+            f"Score(submission_id={self.submission_id!r}, day={self.day!r}, corr={self.corr!r}, "
+            f"mmc={self.mmc!r})"
+        )
+
+
+class RoundDay(Base):
+    """A scoring day of a round, written in the same transaction as its scores (done = present)."""
+
+    __tablename__ = "round_days"
+
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scored_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    submissions: Mapped[int] = mapped_column(Integer)
+    staked_submissions: Mapped[int] = mapped_column(Integer)
+    total_stake_at_risk: Mapped[Decimal] = mapped_column(Money())
+    meta_model_corr: Mapped[float | None] = mapped_column(Double())
+    benchmark_corr: Mapped[float | None] = mapped_column(Double())
+
+    def __repr__(self) -> str:
+        return f"RoundDay(round_id={self.round_id!r}, day={self.day!r})"
+
+
+class RoundPayout(Base):
+    """A staked model's result in a resolved round: the inputs of its payout and the entry posted."""
+
+    __tablename__ = "round_payouts"
+
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"), primary_key=True, index=True)
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"))
+    stake_at_risk: Mapped[Decimal] = mapped_column(Money())
+    corr: Mapped[float | None] = mapped_column(Double())
+    mmc: Mapped[float | None] = mapped_column(Double())
+    payout_basis: Mapped[PayoutBasis] = mapped_column(_enum(PayoutBasis, "payout_basis"))
+    payout_factor: Mapped[str] = mapped_column(String(64))  # exact decimal text
+    amount: Mapped[Decimal] = mapped_column(Money())  # > 0 paid, < 0 burned, 0 neither
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"))
+
+    def __repr__(self) -> str:
+        return (
+            f"RoundPayout(round_id={self.round_id!r}, model_id={self.model_id!r}, "
+            f"amount={self.amount!r})"
+        )
+
+
 #: Ledger accounts that exist once per tournament (created by the first migration).
 SYSTEM_LEDGER_KINDS = (
     LedgerKind.TREASURY,
@@ -436,8 +501,11 @@ __all__ = [
     "PendingRelease",
     "ReleaseStatus",
     "Round",
+    "RoundDay",
+    "RoundPayout",
     "RoundStake",
     "RoundStatus",
+    "Score",
     "Submission",
     "UTCDateTime",
 ]
