@@ -7,6 +7,7 @@ This package imports nothing else of crowdalpha's.
 
 from crowdalpha.scoring.batch import METRICS, score_eras
 from crowdalpha.scoring.errors import ScoringInputError
+from crowdalpha.scoring.meta_model import stake_weighted_meta_model
 from crowdalpha.scoring.metrics import (
     alpha,
     correlation_contribution,
@@ -62,6 +63,7 @@ __all__ = [
     "score_eras",
     "sharpe_ratio",
     "stake_weight",
+    "stake_weighted_meta_model",
     "summarize",
     "summarize_scores",
     "tie_broken_rank",
