@@ -11,6 +11,7 @@ from crowdalpha.data.builder import (
     build_from_panel,
     live_targets,
     scenario_dataset,
+    version_simulator,
 )
 from crowdalpha.data.example_model import EXAMPLE_PARAMS, predict_ranked, train_example_model
 from crowdalpha.data.market import REGIMES, MarketConfig, MarketSimulator, scenario_eras
@@ -35,4 +36,5 @@ __all__ = [
     "scenario_dataset",
     "scenario_eras",
     "train_example_model",
+    "version_simulator",
 ]

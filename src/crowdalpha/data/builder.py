@@ -250,6 +250,19 @@ def live_targets(version_dir: Path, era: int | str, day: int | None = None, *,
     return targets.loc[ids[STOCK_ID].to_numpy()].set_axis(pd.Index(ids[layout.ID], name=layout.ID))
 
 
+def version_simulator(version_dir: Path) -> MarketSimulator:
+    """The simulator of a simulator-built version, replayed to its live era.
+
+    Hand it to :func:`append_live_era` and :func:`live_targets` to keep one
+    simulator moving forward instead of replaying it on every call.
+    """
+    version_dir = Path(version_dir)
+    state = layout.read_state(version_dir)
+    if state["source"] != "simulator":
+        raise DataError(f"{version_dir}: built from an operator panel; it has no simulator")
+    return _replay_simulator(state, state["live_era"])
+
+
 def scenario_dataset(version_dir: Path, kind: str = "crash", n: int = 8, seed: int = 0, *,
                      simulator: MarketSimulator | None = None) -> pd.DataFrame:
     """``n`` virtual eras in regime ``kind`` in the version's published format

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import Ridge
 
 from crowdalpha.data import build_dataset, layout
-from crowdalpha.scoring import neutralize_per_era, score_eras, summarize_scores
+from crowdalpha.scoring import score_eras, summarize_scores
+from crowdalpha.sim.participants import Strategy, StrategyKind, fit_linear
 
 #: Columns of the leaderboard, in order: (metric, summary) -> heading.
 LEADERBOARD_COLUMNS = {
@@ -54,25 +54,26 @@ def ensure_dataset(datasets: Path, preset: str, seed: int,
 
 def participant_predictions(version_dir: Path, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Validation predictions of the simulated participants, the validation
-    frame, and the feature set they use."""
-    features = layout.read_features_json(version_dir)["feature_sets"]["medium"]
-    train = layout.read_split(version_dir, "train", columns=[layout.ERA, *features, "target"])
+    frame, and the feature set they use.
+
+    The strategies are the season's (:mod:`crowdalpha.sim.participants`); on
+    validation eras the historical meta-model is public, so ``meta_copy`` copies it.
+    """
+    linear = fit_linear(version_dir)
     validation = layout.read_split(version_dir, "validation")
-    rng = np.random.default_rng(seed)
     example = pd.read_parquet(version_dir / layout.VALIDATION_EXAMPLE_PREDS)[layout.PREDICTION]
     meta = pd.read_parquet(version_dir / layout.META_MODEL)[layout.META_MODEL_COLUMN]
-    ridge = Ridge(alpha=1.0).fit(train[features].to_numpy(np.float32), train["target"].to_numpy())
-    x_valid = validation[features].to_numpy(np.float32)
-    predictions = pd.DataFrame({
-        "example_lgbm": example.reindex(validation.index).to_numpy(),
-        "ridge_linear": ridge.predict(x_valid),
-        "meta_copy": meta.reindex(validation.index).to_numpy() + rng.normal(0, 0.05, len(validation)),
-        "random": rng.random(len(validation)),
-    }, index=validation.index)
-    predictions["example_half_neutral"] = neutralize_per_era(
-        predictions[["example_lgbm"]], validation[features].astype(np.float64),
-        validation[layout.ERA].to_numpy(), proportion=0.5)["example_lgbm"]
-    return predictions, validation, features
+    rng = np.random.default_rng(seed)
+    strategies = {
+        "example_lgbm": Strategy(StrategyKind.EXAMPLE),
+        "ridge_linear": Strategy(StrategyKind.LINEAR, linear=linear),
+        "meta_copy": Strategy(StrategyKind.META_COPY, linear=linear),
+        "random": Strategy(StrategyKind.RANDOM),
+        "example_half_neutral": Strategy(StrategyKind.NEUTRAL, features=linear.features),
+    }
+    predictions = pd.DataFrame({name: strategy.predict(validation, example, rng, meta=meta)
+                                for name, strategy in strategies.items()}, index=validation.index)
+    return predictions, validation, list(linear.features)
 
 
 def run_validation_demo(home: Path, preset: str = "small", seed: int = 0,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
+import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -106,7 +107,8 @@ class Schedule:
         return min(c for c in closes if c > when)
 
 
-def _next_number(session: Session) -> int:
+def next_round_number(session: Session) -> int:
+    """The number the next round to open will get."""
     return (session.scalar(select(func.max(Round.number))) or 0) + 1
 
 
@@ -140,7 +142,7 @@ def open_round(session: Session, *, era: str, clock: Clock, schedule: Schedule) 
         raise InvalidValueError(f"era {era!r} must be a non-empty label of at most 16 characters")
     now = ensure_utc(clock.now(), name="clock.now()")
     with atomic(session):
-        number = _next_number(session)
+        number = next_round_number(session)
         already = current_round(session)
         if already is not None:
             raise RoundAlreadyOpenError(
@@ -162,21 +164,31 @@ def open_round(session: Session, *, era: str, clock: Clock, schedule: Schedule) 
     return opened
 
 
-def close_round(session: Session, round: Round, *, clock: Clock) -> dict[int, Decimal]:
+def close_round(
+    session: Session, round: Round, *, clock: Clock, early: bool = False
+) -> dict[int, Decimal]:
     """Close ``round`` (due at its ``closes_at``) and freeze each staked model's stake at risk.
 
-    Returns the frozen stakes by model id.
+    ``early`` closes it now instead (the operator's hand), moving ``closes_at``
+    to now. Returns the frozen stakes by model id.
     """
     now = ensure_utc(clock.now(), name="clock.now()")
     if round.status != RoundStatus.OPEN:
         raise RoundStateError(
             f"round {round.number} is {round.status}, only an open round can close"
         )
-    if now < round.closes_at:
+    if early and now <= round.opens_at:
+        raise RoundStateError(
+            f"round {round.number} opened at {round.opens_at.isoformat()}; it cannot close at "
+            f"{now.isoformat()}"
+        )
+    if now < round.closes_at and not early:
         raise RoundStateError(
             f"round {round.number} closes at {round.closes_at.isoformat()}, it is {now.isoformat()}"
         )
     with atomic(session):
+        if early and now < round.closes_at:
+            round.closes_at = now
         frozen = {
             m: v for m, v in stakes.stakes_at_close(session, at=round.closes_at).items() if v > 0
         }
@@ -205,6 +217,23 @@ def stake_at_risk(session: Session, round: Round, model: Model) -> Decimal:
     return ZERO if value is None else value
 
 
+def scoring_day_due(round: Round, day: int) -> datetime:
+    """When day ``day`` of ``round``'s horizon is known: ``day`` trading days (Monday to
+    Friday) after its close, at the close's time of day."""
+    closes = round.closes_at.astimezone(UTC)
+    date = np.busday_offset(np.datetime64(closes.date()), day, roll="forward")
+    return datetime.combine(date.astype(object), closes.timetz())
+
+
+def days_due(round: Round, now: datetime) -> int:
+    """How many of ``round``'s scoring days are due at ``now`` (0 before the first)."""
+    when = ensure_utc(now, name="now")
+    due = 0
+    while due < round.resolves_after_days and scoring_day_due(round, due + 1) <= when:
+        due += 1
+    return due
+
+
 def record_scoring_day(session: Session, round: Round, day: int, *, clock: Clock) -> Round:
     """Mark ``round`` scored through ``day``; on its last day it resolves and due releases are paid."""
     if round.status not in (RoundStatus.CLOSED, RoundStatus.SCORING):
@@ -229,10 +258,13 @@ __all__ = [
     "Schedule",
     "close_round",
     "current_round",
+    "days_due",
     "get_round",
+    "next_round_number",
     "open_round",
     "record_scoring_day",
     "rounds_scoring",
+    "scoring_day_due",
     "stake_at_risk",
     "stakes_at_risk",
 ]

@@ -277,6 +277,29 @@ def payout(
         )
 
 
+def _releases_at_risk(session: Session, model: Model, round_number: int) -> list[PendingRelease]:
+    """Pending decreases of ``model`` still at risk in round ``round_number``, oldest first."""
+    return list(
+        session.scalars(
+            select(PendingRelease)
+            .where(
+                PendingRelease.model_id == model.id,
+                PendingRelease.status == ReleaseStatus.PENDING,
+                PendingRelease.release_after_round >= round_number,
+            )
+            .order_by(PendingRelease.id)
+        )
+    )
+
+
+def burnable(session: Session, model: Model, round_number: int) -> Decimal:
+    """The most a burn of round ``round_number`` can take: the active stake plus pending
+    decreases still at risk in that round."""
+    number = _round(round_number, "round_number")
+    staked = ledger.balance(session, ledger.stake_account_of(session, model))
+    return staked + sum((r.remaining for r in _releases_at_risk(session, model, number)), ZERO)
+
+
 def burn(
     session: Session,
     model: Model,
@@ -297,17 +320,7 @@ def burn(
         stake = ledger.stake_account_of(session, model, lock=True)
         pending = ledger.pending_account_of(session, model, lock=True)
         staked = ledger.balance(session, stake)
-        at_risk = list(
-            session.scalars(
-                select(PendingRelease)
-                .where(
-                    PendingRelease.model_id == model.id,
-                    PendingRelease.status == ReleaseStatus.PENDING,
-                    PendingRelease.release_after_round >= number,
-                )
-                .order_by(PendingRelease.id)
-            )
-        )
+        at_risk = _releases_at_risk(session, model, number)
         reachable = staked + sum((r.remaining for r in at_risk), ZERO)
         if value > reachable:
             raise InsufficientStakeError(
@@ -343,6 +356,7 @@ def burn(
 
 __all__ = [
     "burn",
+    "burnable",
     "increase_stake",
     "payout",
     "pending_release_balance",

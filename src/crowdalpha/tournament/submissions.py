@@ -17,12 +17,12 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-import fsspec
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crowdalpha.tournament import rounds as rounds_mod
+from crowdalpha.tournament import store as file_store
 from crowdalpha.tournament.clock import Clock, ensure_utc
 from crowdalpha.tournament.db import atomic
 from crowdalpha.tournament.errors import (
@@ -38,7 +38,7 @@ from crowdalpha.tournament.tables import Account, Model, Round, RoundStatus, Sub
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 MIN_COVERAGE = 0.8
 PREDICTION_COLUMNS = ("prediction", "probability")
-Store = tuple[fsspec.AbstractFileSystem, str]
+Store = file_store.Store
 
 
 def _read(data: bytes, filename: str) -> pd.DataFrame:
@@ -171,8 +171,6 @@ def submit(
     now = ensure_utc(clock.now(), name="clock.now()")
     late = round.status != RoundStatus.OPEN or now >= round.closes_at
     relative = f"submissions/round_{round.number}/model_{model.id}/{uuid.uuid4().hex}.parquet"
-    fs, root = store
-    full = f"{root.rstrip('/')}/{relative}"
     buffer = io.BytesIO()
     predictions.to_frame().to_parquet(buffer)
     with atomic(session):
@@ -187,22 +185,13 @@ def submit(
         )
         session.add(row)
         session.flush()
-        try:
-            fs.makedirs(full.rsplit("/", 1)[0], exist_ok=True)
-            with fs.open(full, "wb") as out:
-                out.write(buffer.getvalue())
-        except BaseException:
-            if fs.exists(full):
-                fs.rm(full)
-            raise
+        file_store.write_bytes(store, relative, buffer.getvalue())
     return row
 
 
 def read_submission(store: Store, submission: Submission) -> pd.Series:
     """The stored predictions of ``submission``, indexed by id."""
-    fs, root = store
-    with fs.open(f"{root.rstrip('/')}/{submission.path}", "rb") as f:
-        return pd.read_parquet(f)["prediction"]
+    return file_store.read_parquet(store, submission.path)["prediction"]
 
 
 def latest_submission(session: Session, model: Model, round: Round) -> Submission | None:

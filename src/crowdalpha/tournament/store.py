@@ -1,0 +1,71 @@
+"""The file store: submissions and round archives, through fsspec (a local folder by default).
+
+A store is an fsspec filesystem and a root path inside it; every stored file
+is named by a path relative to that root, which is what the database keeps.
+"""
+
+from __future__ import annotations
+
+import io
+
+import fsspec
+import pandas as pd
+import pyarrow.parquet as pq
+
+Store = tuple[fsspec.AbstractFileSystem, str]
+
+
+def full_path(store: Store, relative: str) -> str:
+    """Where ``relative`` lives inside the store's filesystem."""
+    return f"{store[1].rstrip('/')}/{relative}"
+
+
+def write_bytes(store: Store, relative: str, data: bytes) -> None:
+    """Write ``data`` at ``relative``; a failed write leaves no partial file."""
+    fs = store[0]
+    path = full_path(store, relative)
+    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    try:
+        with fs.open(path, "wb") as out:
+            out.write(data)
+    except BaseException:
+        if fs.exists(path):
+            fs.rm(path)
+        raise
+
+
+def write_parquet(store: Store, relative: str, frame: pd.DataFrame) -> None:
+    """Write ``frame`` (index kept) as parquet at ``relative``."""
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer)
+    write_bytes(store, relative, buffer.getvalue())
+
+
+def read_parquet(store: Store, relative: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """The parquet file at ``relative`` as a frame (its stored index restored)."""
+    fs = store[0]
+    with fs.open(full_path(store, relative), "rb") as f:
+        return pq.read_table(f, columns=columns, use_pandas_metadata=True).to_pandas()
+
+
+def exists(store: Store, relative: str) -> bool:
+    return bool(store[0].exists(full_path(store, relative)))
+
+
+def remove(store: Store, relative: str) -> None:
+    """Delete ``relative`` if it is there."""
+    fs = store[0]
+    path = full_path(store, relative)
+    if fs.exists(path):
+        fs.rm(path)
+
+
+__all__ = [
+    "Store",
+    "exists",
+    "full_path",
+    "read_parquet",
+    "remove",
+    "write_bytes",
+    "write_parquet",
+]
