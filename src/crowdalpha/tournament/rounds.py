@@ -217,6 +217,19 @@ def stake_at_risk(session: Session, round: Round, model: Model) -> Decimal:
     return ZERO if value is None else value
 
 
+def last_round_at_risk(session: Session, model: Model) -> int | None:
+    """The newest unresolved closed round in which ``model`` has stake at risk: a stake
+    decrease requested now stays at risk until that round resolves (None: in no round)."""
+    return session.scalar(
+        select(func.max(Round.number))
+        .join(RoundStake, RoundStake.round_id == Round.id)
+        .where(
+            RoundStake.model_id == model.id,
+            Round.status.in_((RoundStatus.CLOSED, RoundStatus.SCORING)),
+        )
+    )
+
+
 def scoring_day_due(round: Round, day: int) -> datetime:
     """When day ``day`` of ``round``'s horizon is known: ``day`` trading days (Monday to
     Friday) after its close, at the close's time of day."""
@@ -260,6 +273,7 @@ __all__ = [
     "current_round",
     "days_due",
     "get_round",
+    "last_round_at_risk",
     "next_round_number",
     "open_round",
     "record_scoring_day",
