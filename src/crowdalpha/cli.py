@@ -255,6 +255,197 @@ def admin_audit(ctx: typer.Context) -> None:
         raise typer.Exit(code=1)
 
 
+round_app = typer.Typer(help="Open, close, score and resolve rounds by hand.", no_args_is_help=True)
+admin_app.add_typer(round_app, name="round")
+
+ScheduleOption = Annotated[str, typer.Option(envvar="CROWDALPHA_SCHEDULE",
+                                             help="Round cadence: weekly or daily.")]
+
+
+@contextmanager
+def _tournament(ctx: typer.Context, schedule: str = "weekly"):
+    """The home's tournament on the wall clock, fed by the newest dataset in HOME/datasets."""
+    from crowdalpha.errors import ConfigError
+    from crowdalpha.tournament.clock import SystemClock
+    from crowdalpha.tournament.db import (
+        make_engine,
+        make_session_factory,
+        migrate,
+        open_store,
+        prepare_home,
+        resolve_settings,
+    )
+    from crowdalpha.tournament.feed import DatasetFeed
+    from crowdalpha.tournament.rounds import Schedule
+    from crowdalpha.tournament.runner import Tournament
+
+    schedules = {"weekly": Schedule.weekly, "daily": Schedule.daily}
+    if schedule not in schedules:
+        raise ConfigError(f"schedule {schedule!r} is not one of weekly, daily")
+    settings = resolve_settings(ctx.obj.home)
+    prepare_home(settings)
+    engine = make_engine(settings.db_url)
+    try:
+        migrate(engine)
+        feed = DatasetFeed.latest(settings.home / "datasets")
+        yield Tournament(make_session_factory(engine), open_store(settings), feed, SystemClock(),
+                         schedules[schedule]())
+    finally:
+        engine.dispose()
+
+
+def _echo_events(events) -> None:
+    for event in events:
+        typer.echo(str(event))
+
+
+def _chosen_rounds(tournament, number: int | None) -> list[int]:
+    from crowdalpha.tournament.errors import RoundStateError
+
+    chosen = [number] if number is not None else tournament.scoring_rounds()
+    if not chosen:
+        raise RoundStateError("no round is closed and waiting to be scored")
+    return chosen
+
+
+@round_app.command("open")
+def round_open(ctx: typer.Context, schedule: ScheduleOption = "weekly") -> None:
+    """Open the next round now on the newest live era (publishing a new era when needed)."""
+    with _tournament(ctx, schedule) as tournament:
+        _echo_events([tournament.open_round()])
+
+
+@round_app.command("close")
+def round_close(
+    ctx: typer.Context,
+    early: Annotated[bool, typer.Option(help="Close now, before the scheduled close.")] = False,
+) -> None:
+    """Close the open round and freeze every model's stake at risk."""
+    with _tournament(ctx) as tournament:
+        _echo_events([tournament.close_round(early=early)])
+
+
+@round_app.command("score")
+def round_score(
+    ctx: typer.Context,
+    round_number: Annotated[int | None, typer.Option("--round", help="Only this round.")] = None,
+) -> None:
+    """Score the next trading day of every scoring round (or of one), without waiting for it.
+
+    The last day of a round pays out its stakes and resolves it.
+    """
+    with _tournament(ctx) as tournament:
+        for number in _chosen_rounds(tournament, round_number):
+            event = tournament.score_next_day(number)
+            typer.echo(str(event) if event else f"round {number} is already resolved")
+
+
+@round_app.command("resolve")
+def round_resolve(
+    ctx: typer.Context,
+    round_number: Annotated[int | None, typer.Option("--round", help="Only this round.")] = None,
+) -> None:
+    """Score every remaining day of every scoring round (or of one) and pay them out."""
+    with _tournament(ctx) as tournament:
+        for number in _chosen_rounds(tournament, round_number):
+            events = tournament.resolve(number)
+            _echo_events(events or [f"round {number} is already resolved"])
+
+
+@round_app.command("advance")
+def round_advance(ctx: typer.Context, schedule: ScheduleOption = "weekly") -> None:
+    """Do what the clock says is due now: close, score due days, open (run it from cron)."""
+    with _tournament(ctx, schedule) as tournament:
+        events = tournament.advance()
+    _echo_events(events or ["nothing is due"])
+
+
+def _print_leaderboard(models, title: str) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, title=title,
+                  caption="reputation: mean final score over the last 52 resolved rounds; "
+                          "amounts rounded to cents (the ledger is exact)")
+    for heading in ("#", "model", "account", "kind", "CORR", "MMC", "BMC", "FNC", "rounds",
+                    "stake", "paid", "burned"):
+        text = heading in ("model", "account", "kind")
+        table.add_column(heading, justify="left" if text else "right", no_wrap=True)
+    for row in models:
+        table.add_row(str(row.rank), row.name, row.account, str(row.kind),
+                      *(f"{row.rep(m):+.4f}" for m in ("corr", "mmc", "bmc", "fnc")),
+                      str(row.rounds_scored), *(f"{v:,.2f}" for v in (row.stake, row.paid, row.burned)))
+    console = Console()
+    console.width = max(console.width, 130)
+    console.print(table)
+
+
+@app.command("leaderboard")
+def show_leaderboard(
+    ctx: typer.Context,
+    sort: Annotated[str, typer.Option(help="corr, mmc, bmc, fnc, stake or return.")] = "corr",
+) -> None:
+    """Print the model leaderboard of the home's tournament."""
+    from crowdalpha.tournament.leaderboard import model_leaderboard
+
+    with _tournament_session(ctx) as (session, _clock):
+        rows = model_leaderboard(session, sort_by=sort)
+    _print_leaderboard(rows, f"Leaderboard by {sort}")
+
+
+season_app = typer.Typer(help="Replay whole seasons on the simulated market.", no_args_is_help=True)
+app.add_typer(season_app, name="season")
+
+
+@season_app.command("run")
+def season_run(
+    ctx: typer.Context,
+    weeks: Annotated[int, typer.Option(min=1, help="Weekly rounds to open; all are resolved.")] = 8,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the simulated participants.")] = 0,
+    participants: Annotated[int | None, typer.Option(min=1, help="Cast size (default 8).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Keep the season's database and files here "
+                                                  "(a new or empty folder); default: a temporary one.")] = None,
+    preset: Annotated[str, typer.Option(help="Dataset shape to build if HOME/datasets has none.")] = "small",
+) -> None:
+    """Replay N weeks of the tournament with simulated participants staking on the simulated
+    market, then print the leaderboard and the ledger totals.
+
+    Uses the newest dataset in HOME/datasets (building one the first time) on a copy, so the
+    home's own tournament is left alone.
+    """
+    import tempfile
+
+    from crowdalpha.sim.season import run_season
+    from crowdalpha.sim.validation_demo import ensure_dataset
+
+    datasets = ctx.obj.home / "datasets"
+    bar, update = _progress_bar(f"building {preset} dataset in {datasets}")
+    from crowdalpha.data import layout
+
+    if layout.versions(datasets):
+        version = layout.latest_version(datasets)
+    else:
+        with bar:
+            version = ensure_dataset(datasets, preset, 0, update)
+
+    def show(event) -> None:
+        if event.kind in ("opened", "resolved"):
+            typer.echo(str(event))
+
+    with tempfile.TemporaryDirectory(prefix="crowdalpha-season-") as scratch:
+        folder = out if out is not None else Path(scratch) / "season"
+        result = run_season(folder, version, weeks=weeks, seed=seed, participants=participants,
+                            on_event=show)
+        _print_leaderboard(result.models, f"Season of {weeks} weeks, seed {seed}: "
+                                          f"{result.rounds_opened} rounds resolved")
+        typer.echo(str(result.audit))
+        if out is not None:
+            typer.echo(f"season kept in {out}")
+    if not result.audit.ok:
+        raise typer.Exit(code=1)
+
+
 def main() -> None:
     """Console entry point: user errors become one clear line and exit code 1."""
     try:
