@@ -15,10 +15,14 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from crowdalpha.tournament import accounts, ledger, models
+from crowdalpha.tournament import accounts, ledger, models, rounds
 from crowdalpha.tournament.clock import ReplayClock
 from crowdalpha.tournament.db import make_session_factory, migrate, session_scope
-from crowdalpha.tournament.errors import InsufficientFundsError, ModelLimitError
+from crowdalpha.tournament.errors import (
+    InsufficientFundsError,
+    ModelLimitError,
+    RoundAlreadyOpenError,
+)
 from tests.tournament.conftest import START, pg_schema_engine
 
 pytestmark = pytest.mark.service
@@ -116,3 +120,20 @@ def test_concurrent_model_creation_respects_the_limit(pg_engine: Engine) -> None
     assert isinstance(result, ModelLimitError)
     with factory() as session:
         assert [m.name for m in models.list_models(session)] == ["first"]
+
+
+def test_concurrent_round_openings_open_one(pg_engine: Engine) -> None:
+    factory = make_session_factory(pg_engine)
+    clock = ReplayClock(START)
+
+    def open_one(era: str) -> Callable[[Session], object]:
+        def run(session: Session) -> object:
+            return rounds.open_round(session, era=era, clock=clock, schedule=rounds.Schedule())
+
+        return run
+
+    result = race(factory, pg_engine, open_one("0001"), open_one("0002"))
+    assert isinstance(result, RoundAlreadyOpenError)
+    assert "another round was opened at the same time; era '0002'" in str(result)
+    with factory() as session:
+        assert rounds.current_round(session).era == "0001"

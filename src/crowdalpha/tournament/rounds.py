@@ -18,6 +18,7 @@ from decimal import Decimal
 
 import numpy as np
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crowdalpha.errors import NotFoundError
@@ -141,6 +142,16 @@ def open_round(session: Session, *, era: str, clock: Clock, schedule: Schedule) 
     if not isinstance(era, str) or not era.strip() or len(era) > 16:
         raise InvalidValueError(f"era {era!r} must be a non-empty label of at most 16 characters")
     now = ensure_utc(clock.now(), name="clock.now()")
+    try:
+        return _insert_round(session, era=era, now=now, schedule=schedule)
+    except IntegrityError:
+        # another transaction opened a round (or took this number) after our check
+        raise RoundAlreadyOpenError(
+            f"another round was opened at the same time; era '{era}' was not opened"
+        ) from None
+
+
+def _insert_round(session: Session, *, era: str, now: datetime, schedule: Schedule) -> Round:
     with atomic(session):
         number = next_round_number(session)
         already = current_round(session)
