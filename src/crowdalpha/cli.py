@@ -91,13 +91,18 @@ def demo(
     ctx: typer.Context,
     preset: Annotated[str, typer.Option(help="Dataset shape to build if the home has none.")] = "small",
     seed: Annotated[int, typer.Option(help="Seed of the market and the participants.")] = 0,
+    weeks: Annotated[int, typer.Option(min=0, help="Weeks of tournament to replay after the "
+                                                   "validation leaderboard (0: none).")] = 4,
 ) -> None:
-    """The main job: build a dataset and score simulated participants on it.
+    """The main job: build a dataset, score simulated participants on it, run a tournament.
 
     Builds a dataset version under HOME/datasets (once), lets simulated
     participants (example LightGBM, linear, half-neutralized, meta-model copy,
     random) predict the validation eras, scores them with the batch engine
-    (CORR, MMC, BMC, FNC, feature exposure) and prints the leaderboard.
+    (CORR, MMC, BMC, FNC, feature exposure) and prints the leaderboard. Then
+    replays WEEKS weekly rounds of the tournament on the simulated market: the
+    participants submit and stake, rounds are scored day by day against the
+    stake-weighted meta-model and resolved with payouts and burns.
     """
     from rich import box
     from rich.console import Console
@@ -127,6 +132,9 @@ def demo(
     console = Console()
     console.width = max(console.width, 100)
     console.print(table)
+    if weeks:
+        typer.echo(f"replaying {weeks} weeks of the tournament with the simulated participants ...")
+        _replay_season(result.version_dir, weeks=weeks, seed=seed)
 
 
 admin_app = typer.Typer(help="Operator actions on the tournament database.", no_args_is_help=True)
@@ -414,22 +422,28 @@ def season_run(
     Uses the newest dataset in HOME/datasets (building one the first time) on a copy, so the
     home's own tournament is left alone.
     """
-    import tempfile
-
-    from crowdalpha.sim.season import run_season
+    from crowdalpha.data import layout
     from crowdalpha.sim.validation_demo import ensure_dataset
 
     datasets = ctx.obj.home / "datasets"
-    bar, update = _progress_bar(f"building {preset} dataset in {datasets}")
-    from crowdalpha.data import layout
-
     if layout.versions(datasets):
         version = layout.latest_version(datasets)
     else:
+        bar, update = _progress_bar(f"building {preset} dataset in {datasets}")
         with bar:
             version = ensure_dataset(datasets, preset, 0, update)
+    _replay_season(version, weeks=weeks, seed=seed, participants=participants, out=out)
 
-    def show(event) -> None:
+
+def _replay_season(version: Path, *, weeks: int, seed: int, participants: int | None = None,
+                   out: Path | None = None) -> None:
+    """Run a season on a copy of ``version``, printing openings, resolutions, the
+    leaderboard and the audit; exit 1 if the audit finds a problem."""
+    import tempfile
+
+    from crowdalpha.sim.season import run_season
+
+    def show(event) -> None:  # a runner.Event
         if event.kind in ("opened", "resolved"):
             typer.echo(str(event))
 
