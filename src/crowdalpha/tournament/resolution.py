@@ -182,11 +182,11 @@ def score_day(
     started = time.perf_counter()
 
     counted = _counted(session, round)
-    live = feed_mod.round_live(store, round.number)
-    ids = live.index
     timings["database_read"] = time.perf_counter() - started
 
     mark = time.perf_counter()
+    live = feed_mod.round_live(store, round.number)
+    ids = live.index
     matrix = read_prediction_matrix(store, [c.submission.path for c in counted], ids)
     timings["file_read"] = time.perf_counter() - mark
 
@@ -226,26 +226,21 @@ def _score(
     meta = _weighted_reference(matrix, staked, [float(counted[i].stake_at_risk) for i in staked])
     benchmark = _benchmark(counted, matrix, store, round, ids)
     features = live.drop(columns=["era"]).to_numpy(np.float64)
-    references = [benchmark] if meta is None else [meta, benchmark]
-    columns = np.column_stack([matrix, *references]) if counted else np.column_stack(references)
-    names = [str(i) for i in range(len(counted))] + (["benchmark"] if meta is None else ["meta", "benchmark"])
-    metrics = [m for m in SCORE_METRICS if m != "mmc" or meta is not None]
-    tidy = score_eras(
-        columns,
-        target,
-        meta_model=meta,
-        benchmark=benchmark,
-        features=features,
-        metrics=metrics,
-        models=names,
-        on_insufficient="nan",
-    )
-    table = tidy.pivot(index="model", columns="metric", values="value")
-    table = table.reindex(columns=list(SCORE_METRICS))
-    per_submission = table.loc[[str(i) for i in range(len(counted))]]
-    per_submission.index = range(len(counted))
-    meta_corr = None if meta is None else _none_if_nan(table.loc["meta", "corr"])
-    return _DayScores(per_submission, meta_corr, _none_if_nan(table.loc["benchmark", "corr"]))
+    per_submission = pd.DataFrame(np.nan, index=range(len(counted)), columns=list(SCORE_METRICS))
+    if counted:
+        metrics = [m for m in SCORE_METRICS if m != "mmc" or meta is not None]
+        tidy = score_eras(matrix, target, meta_model=meta, benchmark=benchmark, features=features,
+                          metrics=metrics, models=[str(i) for i in range(len(counted))],
+                          on_insufficient="nan")
+        table = tidy.pivot(index="model", columns="metric", values="value")
+        per_submission = table.reindex(index=[str(i) for i in range(len(counted))],
+                                       columns=list(SCORE_METRICS)).set_axis(per_submission.index)
+    names = ["benchmark"] if meta is None else ["benchmark", "meta"]
+    references = np.column_stack([benchmark] if meta is None else [benchmark, meta])
+    reference_corr = score_eras(references, target, metrics=["corr"], models=names)
+    corr = dict(zip(reference_corr["model"], reference_corr["value"], strict=True))
+    meta_corr = None if meta is None else _none_if_nan(corr["meta"])
+    return _DayScores(per_submission, meta_corr, _none_if_nan(corr["benchmark"]))
 
 
 def _record_day(
