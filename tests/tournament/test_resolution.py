@@ -55,6 +55,8 @@ def tournament(
     with session_scope(t.factory) as session:
         operator = accounts.ensure_operator(session, clock=clock)
         models.create_model(session, operator, "bench", clock=clock, kind=ModelKind.BENCHMARK)
+        models.create_model(session, operator, "itest", clock=clock,
+                            kind=ModelKind.INTEGRATION_TEST)
         owner = accounts.create_account(session, "alice", clock=clock)
         ledger.deposit(session, owner, Decimal(10_000), clock=clock)
         for i, basis in enumerate(["corr", "corr+mmc", "corr", "corr+mmc"]):
@@ -120,7 +122,7 @@ def test_day_scores_equal_numerai_tools_on_the_revealed_targets(tournament: Tour
     assert meta_corr == pytest.approx(numerai_corr(meta.to_frame("m"), target)["m"], abs=1e-9)
     # the benchmark is the operator's benchmark model: its BMC is zero
     assert scores.at["bench", "bmc"] == pytest.approx(0, abs=1e-12)
-    assert staked_count == 4 and count == 5
+    assert staked_count == 4 and count == 6
 
 
 def test_a_late_submission_is_scored_but_has_nothing_at_risk(tournament: Tournament) -> None:
@@ -236,6 +238,26 @@ def test_rounds_overlap_and_advance_follows_the_calendar(tournament: Tournament)
         assert rounds.get_round(session, 1).status == RoundStatus.RESOLVED
         assert rounds.get_round(session, 2).status == RoundStatus.RESOLVED
     assert sum(e.kind == "resolved" for e in events) == 2
+
+
+def test_the_operator_models_submit_when_a_round_opens(tournament: Tournament) -> None:
+    t = tournament
+    with session_scope(t.factory) as session:
+        round = rounds.get_round(session, 1)
+        counted = {s.model.name: s for s in resolution.counted_submissions(session, round)}
+        assert set(counted) == {"bench", "itest"}  # opened on a Saturday: both submit
+        example = t.feed.example_predictions()
+        stored = submissions.read_submission(t.store, counted["itest"])
+        assert np.allclose(stored.to_numpy(), example.reindex(stored.index).to_numpy())
+    _close(t)
+    t.integration_test_weekdays = (2,)  # Wednesdays only
+    t.clock.advance(days=3)
+    event = t.open_round()
+    assert "1 operator submissions" in event.detail
+    with session_scope(t.factory) as session:
+        names = {s.model.name for s in resolution.counted_submissions(
+            session, rounds.get_round(session, 2))}
+        assert names == {"bench"}
 
 
 def test_scoring_an_open_round_is_refused(tournament: Tournament) -> None:

@@ -46,7 +46,7 @@ from crowdalpha.tournament.tables import ModelKind
 
 #: A Saturday 18:00 UTC: the first weekly opening of every replayed season.
 SEASON_START = datetime(2024, 1, 6, 18, 0, tzinfo=UTC)
-#: The operator's benchmark model: it submits the example model's predictions every round.
+#: The operator's benchmark model (the tournament submits the example predictions for it).
 BENCHMARK_MODEL = "benchmark_example"
 
 
@@ -97,21 +97,16 @@ def _participants_act(
     example = tournament.feed.example_predictions()
     clock = tournament.clock
     weekday = clock.now().weekday()
-    operator = accounts.get_operator(session)
-    benchmark = models.get_model(session, BENCHMARK_MODEL)
-    example_bytes = submission_bytes(example.reindex(ids).rank(pct=True))
-    submissions.submit(session, tournament.store, benchmark, round, example_bytes,
-                       "example.csv", by=operator, clock=clock, live_ids=ids)
     last_corr = _last_final_corr(session)
     for member in cast:
+        if member.operator:
+            continue  # the tournament submits the operator's models itself when a round opens
         model = models.get_model(session, member.model_name)
         owner = model.account
         if member.submits_on(weekday):
             data = submission_bytes(member.predict(live, example))
             submissions.submit(session, tournament.store, model, round, data,
                                f"{member.model_name}.csv", by=owner, clock=clock, live_ids=ids)
-        if member.operator:
-            continue
         change = member.decide_stake(
             ledger.wallet_balance(session, owner), stakes.stake_balance(session, model),
             last_corr.get(model.id),

@@ -19,14 +19,18 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from crowdalpha.tournament import accounts, resolution, rounds, submissions
 from crowdalpha.tournament import feed as feed_mod
-from crowdalpha.tournament import resolution, rounds
 from crowdalpha.tournament.clock import Clock, ensure_utc
 from crowdalpha.tournament.db import session_scope
 from crowdalpha.tournament.errors import RoundStateError
 from crowdalpha.tournament.payouts import PayoutRules
 from crowdalpha.tournament.store import Store
-from crowdalpha.tournament.tables import Round
+from crowdalpha.tournament.tables import ModelKind, Round
+
+#: Weekdays (0 = Monday) on which a round's opening gets the operator's integration-test
+#: submissions: every weekly round (Saturday), and Tuesdays and Thursdays of daily rounds.
+INTEGRATION_TEST_WEEKDAYS: tuple[int, ...] = (1, 3, 5)
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class Tournament:
     schedule: rounds.Schedule = field(default_factory=rounds.Schedule.weekly)
     rules: PayoutRules = field(default_factory=PayoutRules)
     scoring_feature_set: str = feed_mod.DEFAULT_SCORING_FEATURE_SET
+    integration_test_weekdays: tuple[int, ...] = INTEGRATION_TEST_WEEKDAYS
 
     # ------------------------------------------------------------------ by hand
 
@@ -81,7 +86,35 @@ class Tournament:
             if opened.number != number:  # another process opened one meanwhile
                 raise RoundStateError(f"round {number} was opened by another process")
             closes = opened.closes_at.isoformat()
-        return Event("opened", number, detail=f"era {era}, {len(live)} ids, closes {closes}")
+        submitted = self._submit_operator_models(number)
+        return Event(
+            "opened", number,
+            detail=f"era {era}, {len(live)} ids, closes {closes}, {submitted} operator submissions",
+        )
+
+    def _submit_operator_models(self, number: int) -> int:
+        """Submit the example predictions for the operator's benchmark models, and for its
+        integration-test models on their weekdays, through the participants' path."""
+        weekday = ensure_utc(self.clock.now(), name="clock.now()").weekday()
+        with session_scope(self.factory) as session:
+            operator = accounts.get_operator(session, missing_ok=True)
+            if operator is None:
+                return 0
+            chosen = [
+                m for m in operator.models
+                if m.kind == ModelKind.BENCHMARK
+                or (m.kind == ModelKind.INTEGRATION_TEST and weekday in self.integration_test_weekdays)
+            ]
+            if not chosen:
+                return 0
+            round = rounds.get_round(session, number)
+            ids = feed_mod.round_live_ids(self.store, number)
+            example = feed_mod.round_example_predictions(self.store, number)
+            data = example.rename("prediction").rename_axis("id").to_csv().encode()
+            for model in chosen:
+                submissions.submit(session, self.store, model, round, data, "example_preds.csv",
+                                   by=operator, clock=self.clock, live_ids=ids)
+        return len(chosen)
 
     def close_round(self, *, early: bool = False) -> Event:
         """Close the open round (at or after its close time; any time with ``early``)."""
@@ -175,4 +208,4 @@ def _last_round(session: Session) -> Round | None:
     return session.scalars(select(Round).order_by(Round.number.desc()).limit(1)).first()
 
 
-__all__ = ["Event", "Tournament"]
+__all__ = ["INTEGRATION_TEST_WEEKDAYS", "Event", "Tournament"]
