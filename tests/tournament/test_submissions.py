@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crowdalpha.tournament import rounds, submissions
+from crowdalpha.tournament import resolution, rounds, submissions
 from crowdalpha.tournament.clock import ReplayClock
 from crowdalpha.tournament.errors import (
     InvalidPredictionsError,
@@ -87,7 +87,17 @@ def test_accepts_csv_and_parquet_and_stores_parquet(
     )
     assert second.rows == 8
     assert submissions.latest_submission(session, model, round_) is second
-    assert len(stored_files(store)) == 2
+    assert len(stored_files(store)) == 4  # each: the parquet file and its scoring copy
+    # the scoring copy is aligned with the live ids, NaN where the file left ids out
+    copy = submissions.scoring_copy_path(second.path, submissions.ids_fingerprint(pd.Index(LIVE)))
+    assert store[0].exists(f"{store[1]}/{copy}")
+    shuffled = pd.Index(list(reversed(LIVE)))
+    matrix = resolution.read_prediction_matrix(store, [sub.path, second.path], pd.Index(LIVE))
+    assert np.isnan(matrix[:2, 1]).all()
+    np.testing.assert_array_equal(matrix[2:, 1], np.linspace(0, 1, 8))
+    # ids in another order: the copy is not used, the parquet file is matched by id
+    again = resolution.read_prediction_matrix(store, [second.path], shuffled)
+    np.testing.assert_array_equal(again[:, 0], matrix[::-1, 1])
 
 
 def _bad(n: int, value: object = 0.5) -> bytes:

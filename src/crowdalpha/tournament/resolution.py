@@ -21,6 +21,7 @@ day exactly once. Nothing here commits.
 
 from __future__ import annotations
 
+import io
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -35,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from crowdalpha.scoring import score_eras, stake_weighted_meta_model
 from crowdalpha.tournament import feed as feed_mod
-from crowdalpha.tournament import payouts, rounds, stakes
+from crowdalpha.tournament import payouts, rounds, stakes, submissions
 from crowdalpha.tournament import store as file_store
 from crowdalpha.tournament.clock import Clock, ensure_utc
 from crowdalpha.tournament.db import atomic
@@ -118,10 +119,24 @@ def _counted(session: Session, round: Round) -> list[Counted]:
 
 
 def read_prediction_matrix(store: Store, paths: list[str], ids: pd.Index) -> np.ndarray:
-    """The stored predictions of ``paths`` as an ids x submissions matrix (NaN: id not predicted)."""
+    """The stored predictions of ``paths`` as an ids x submissions matrix (NaN: id not predicted).
+
+    Reads each submission's scoring copy aligned with ``ids`` when there is one,
+    else its parquet file, matching ids.
+    """
     matrix = np.full((len(ids), len(paths)), np.nan)
+    fingerprint = submissions.ids_fingerprint(ids)
 
     def read(column: int) -> None:
+        aligned = submissions.scoring_copy_path(paths[column], fingerprint)
+        try:
+            with store[0].open(file_store.full_path(store, aligned), "rb") as f:
+                vector = np.load(io.BytesIO(f.read()), allow_pickle=False)
+            if vector.shape == (len(ids),):
+                matrix[:, column] = vector
+                return
+        except FileNotFoundError:
+            pass
         frame = file_store.read_parquet(store, paths[column])
         positions = ids.get_indexer(frame.index)
         known = positions >= 0
