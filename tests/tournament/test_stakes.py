@@ -177,3 +177,40 @@ def test_burns_take_the_stake_then_pending_releases_at_risk(
     report = ledger.audit(session)
     assert report.ok, report
     assert (report.burned, report.wallets, report.stakes, report.pending) == (69, 31, 0, 0)
+
+
+def test_settle_round_posts_like_payout_and_burn_one_by_one(
+    session: Session, clock: ReplayClock
+) -> None:
+    owner = factories.account(session, clock, "sam", funds="1000")
+    paid = factories.staked_model(session, clock, owner, "paid", stake="100")
+    burned = factories.staked_model(session, clock, owner, "burned", stake="100")
+    deep = factories.staked_model(session, clock, owner, "deep", stake="50")
+    still = factories.staked_model(session, clock, owner, "still", stake="10")
+    release = stakes.request_stake_decrease(
+        session, deep, Decimal(30), by=owner, clock=clock, at_risk_until_round=4
+    )
+    posted = stakes.settle_round(
+        session,
+        {paid: Decimal("2.5"), burned: Decimal("-1.25"), deep: Decimal("-45"), still: Decimal(0)},
+        round_number=4,
+        clock=clock,
+    )
+    assert posted[paid.id][0] == Decimal("2.5") and posted[paid.id][1].kind == EntryKind.PAYOUT
+    assert posted[burned.id][0] == Decimal("-1.25")
+    assert posted[still.id] == (Decimal(0), None)
+    # 20 staked + 30 pending at risk: the 45 burn takes all 20, then 25 of the release
+    assert posted[deep.id][0] == Decimal(-45)
+    assert stakes.stake_balance(session, deep) == 0
+    assert release.burned == Decimal(25) and release.remaining == Decimal(5)
+    assert stakes.stake_balance(session, paid) == Decimal("102.5")
+    assert stakes.stake_balance(session, burned) == Decimal("98.75")
+    # a burn beyond what is reachable takes what there is, never more
+    capped = stakes.settle_round(session, {deep: Decimal(-100)}, round_number=4, clock=clock)
+    assert capped[deep.id][0] == Decimal(-5) and release.remaining == 0
+    assert stakes.settle_round(session, {deep: Decimal(-1)}, round_number=4, clock=clock)[
+        deep.id
+    ] == (Decimal(0), None)
+    report = ledger.audit(session)
+    assert report.ok, str(report)
+    assert report.burned == Decimal("51.25")

@@ -114,14 +114,15 @@ def format_amount(value: Decimal) -> str:
 # --- ledger accounts ---------------------------------------------------------
 
 
-def _key(kind: LedgerKind, owner_id: int | None = None) -> str:
+def account_key(kind: LedgerKind, owner_id: int | None = None) -> str:
+    """The unique key of a ledger account: ``'treasury'``, ``'wallet:3'``, ``'stake:7'``."""
     return str(kind) if owner_id is None else f"{kind}:{owner_id}"
 
 
 def open_wallet(session: Session, account: Account) -> LedgerAccount:
     """Create the wallet of a freshly flushed account (called by ``accounts.create_account``)."""
     wallet = LedgerAccount(
-        key=_key(LedgerKind.WALLET, account.id), kind=LedgerKind.WALLET, account_id=account.id
+        key=account_key(LedgerKind.WALLET, account.id), kind=LedgerKind.WALLET, account_id=account.id
     )
     session.add(wallet)
     return wallet
@@ -130,7 +131,7 @@ def open_wallet(session: Session, account: Account) -> LedgerAccount:
 def open_model_accounts(session: Session, model: Model) -> tuple[LedgerAccount, LedgerAccount]:
     """Create the stake and pending-release accounts of a freshly flushed model."""
     made = tuple(
-        LedgerAccount(key=_key(kind, model.id), kind=kind, model_id=model.id)
+        LedgerAccount(key=account_key(kind, model.id), kind=kind, model_id=model.id)
         for kind in (LedgerKind.STAKE, LedgerKind.PENDING_RELEASE)
     )
     session.add_all(made)
@@ -151,15 +152,15 @@ def _by_key(session: Session, key: str, *, lock: bool = False) -> LedgerAccount:
 
 
 def wallet_of(session: Session, account: Account, *, lock: bool = False) -> LedgerAccount:
-    return _by_key(session, _key(LedgerKind.WALLET, account.id), lock=lock)
+    return _by_key(session, account_key(LedgerKind.WALLET, account.id), lock=lock)
 
 
 def stake_account_of(session: Session, model: Model, *, lock: bool = False) -> LedgerAccount:
-    return _by_key(session, _key(LedgerKind.STAKE, model.id), lock=lock)
+    return _by_key(session, account_key(LedgerKind.STAKE, model.id), lock=lock)
 
 
 def pending_account_of(session: Session, model: Model, *, lock: bool = False) -> LedgerAccount:
-    return _by_key(session, _key(LedgerKind.PENDING_RELEASE, model.id), lock=lock)
+    return _by_key(session, account_key(LedgerKind.PENDING_RELEASE, model.id), lock=lock)
 
 
 def system_account(session: Session, kind: LedgerKind) -> LedgerAccount:
@@ -168,7 +169,7 @@ def system_account(session: Session, kind: LedgerKind) -> LedgerAccount:
         raise InvalidValueError(
             f"ledger kind '{kind}' is per account or model, not tournament-wide"
         )
-    return _by_key(session, _key(kind))
+    return _by_key(session, account_key(kind))
 
 
 # --- balances ----------------------------------------------------------------
@@ -207,11 +208,13 @@ def post_entry(
     model: Model | None = None,
     round_number: int | None = None,
     memo: str | None = None,
+    flush: bool = True,
 ) -> JournalEntry:
     """Record one balanced entry (>= 2 nonzero lines summing to zero); the low-level primitive.
 
     Refuses entries that cannot be right (unbalanced, or lines its kind may not
     have, see ``ENTRY_SHAPES``); callers check balances and ownership first.
+    ``flush=False`` leaves the insert to the caller's next flush (batches).
     """
     if len(lines) < 2 or any(amount == 0 for _, amount in lines):
         raise InvalidValueError(f"{kind} entry needs at least two nonzero lines, got {len(lines)}")
@@ -237,7 +240,8 @@ def post_entry(
         lines=[JournalLine(ledger_account_id=la.id, amount=amount) for la, amount in lines],
     )
     session.add(entry)
-    session.flush()
+    if flush:
+        session.flush()
     return entry
 
 
@@ -571,6 +575,7 @@ __all__ = [
     "SOURCE_KINDS",
     "ZERO",
     "AuditReport",
+    "account_key",
     "audit",
     "balance",
     "deposit",

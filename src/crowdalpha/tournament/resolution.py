@@ -32,7 +32,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from crowdalpha.scoring import score_eras, stake_weighted_meta_model
 from crowdalpha.tournament import feed as feed_mod
@@ -278,15 +278,16 @@ def _record_day(
                 f"round {round.number} was scored through day {locked.scoring_day} meanwhile; "
                 f"day {day} cannot be recorded"
             )
+        values = scores.by_submission[list(SCORE_METRICS)].to_numpy().tolist()
         rows = [
             {
                 "submission_id": c.submission.id,
                 "day": day,
                 "round_id": round.id,
                 "model_id": c.model.id,
-                **{m: _none_if_nan(scores.by_submission.at[i, m]) for m in SCORE_METRICS},
+                **{m: None if math.isnan(v) else v for m, v in zip(SCORE_METRICS, row, strict=True)},
             }
-            for i, c in enumerate(counted)
+            for c, row in zip(counted, values, strict=True)
         ]
         if rows:
             session.execute(insert(Score), rows)
@@ -323,7 +324,12 @@ def _pay_out(
     """Post every staked model's payout or burn for ``round`` and record its inputs."""
     at_risk = rounds.stakes_at_risk(session, round)
     on_time = {c.model.id: (i, c) for i, c in enumerate(counted) if not c.submission.late}
-    models = {m.id: m for m in session.scalars(select(Model).where(Model.id.in_(list(at_risk))))}
+    models = {
+        m.id: m
+        for m in session.scalars(
+            select(Model).where(Model.id.in_(list(at_risk))).options(selectinload(Model.account))
+        )
+    }
     corr: dict[str, float | None] = {}
     mmc: dict[str, float | None] = {}
     for model_id in at_risk:
@@ -336,24 +342,16 @@ def _pay_out(
         {str(m): v for m, v in at_risk.items()}, corr, mmc, bases, rules
     )
     factor = payouts.payout_factor(sum(at_risk.values(), ZERO), rules)
+    posted = stakes.settle_round(
+        session,
+        {models[m]: amounts[str(m)] for m in sorted(at_risk)},
+        round_number=round.number,
+        clock=clock,
+    )
     paid: dict[str, Decimal] = {}
     for model_id in sorted(at_risk):
         model = models[model_id]
-        amount = amounts[str(model_id)]
-        entry = None
-        if amount > 0:
-            entry = stakes.payout(
-                session, model, amount, round_number=round.number, clock=clock,
-                memo=f"round {round.number} payout",
-            )
-        elif amount < 0:
-            take = min(-amount, stakes.burnable(session, model, round.number))
-            amount = -take
-            if take > 0:
-                entry = stakes.burn(
-                    session, model, take, round_number=round.number, clock=clock,
-                    memo=f"round {round.number} burn",
-                )
+        amount, entry = posted[model_id]
         submission = on_time.get(model_id)
         session.add(
             RoundPayout(

@@ -300,6 +300,119 @@ def burnable(session: Session, model: Model, round_number: int) -> Decimal:
     return staked + sum((r.remaining for r in _releases_at_risk(session, model, number)), ZERO)
 
 
+def _burn_lines(
+    value: Decimal,
+    staked: Decimal,
+    at_risk: list[PendingRelease],
+    stake: LedgerAccount,
+    pending: LedgerAccount,
+) -> list[tuple[LedgerAccount, Decimal]]:
+    """The debit lines of a burn of ``value`` (the active stake first, then the pending
+    releases at risk, oldest first), marking on each release what the burn took."""
+    from_stake = min(value, staked)
+    from_pending = value - from_stake
+    lines: list[tuple[LedgerAccount, Decimal]] = []
+    if from_stake > 0:
+        lines.append((stake, -from_stake))
+    if from_pending > 0:
+        lines.append((pending, -from_pending))
+        left = from_pending
+        for release in at_risk:
+            take = min(left, release.remaining)
+            release.burned = release.burned + take
+            left -= take
+            if left == 0:
+                break
+    return lines
+
+
+def settle_round(
+    session: Session,
+    results: dict[Model, Decimal],
+    *,
+    round_number: int,
+    clock: Clock,
+) -> dict[int, tuple[Decimal, JournalEntry | None]]:
+    """Post a resolved round's payouts (> 0) and burns (< 0) for many models at once.
+
+    The same rules as ``payout`` and ``burn``, with the ledger accounts, stake
+    balances and pending releases of all the models read in a few queries and
+    the entries written in one flush. A burn takes at most what is reachable
+    (the stake plus pending releases at risk in the round). Returns, by model
+    id, the signed amount actually posted and its entry (None for zero).
+    """
+    number = _round(round_number, "round_number")
+    amounts = {
+        m: v if v == 0 else ledger.parse_amount(abs(v), what="round result").copy_sign(v)
+        for m, v in results.items()
+    }
+    moving = [m for m, v in amounts.items() if v != 0]
+    with atomic(session):
+        keys = {
+            m.id: (
+                ledger.account_key(LedgerKind.STAKE, m.id),
+                ledger.account_key(LedgerKind.PENDING_RELEASE, m.id),
+            )
+            for m in moving
+        }
+        wanted = [k for pair in keys.values() for k in pair]
+        found = {
+            la.key: la
+            for la in session.scalars(
+                select(LedgerAccount).where(LedgerAccount.key.in_(wanted)).with_for_update()
+            )
+        } if wanted else {}
+        stake_ids = [found[keys[m.id][0]].id for m in moving]
+        balances = dict(
+            session.execute(
+                select(JournalLine.ledger_account_id, func.sum(JournalLine.amount))
+                .where(JournalLine.ledger_account_id.in_(stake_ids))
+                .group_by(JournalLine.ledger_account_id)
+            ).all()
+        ) if stake_ids else {}
+        burning = [m.id for m in moving if amounts[m] < 0]
+        releases: dict[int, list[PendingRelease]] = {}
+        if burning:
+            for release in session.scalars(
+                select(PendingRelease)
+                .where(
+                    PendingRelease.model_id.in_(burning),
+                    PendingRelease.status == ReleaseStatus.PENDING,
+                    PendingRelease.release_after_round >= number,
+                )
+                .order_by(PendingRelease.id)
+            ):
+                releases.setdefault(release.model_id, []).append(release)
+        pool = ledger.system_account(session, LedgerKind.PAYOUT_POOL)
+        burned = ledger.system_account(session, LedgerKind.BURNED)
+        posted: dict[int, tuple[Decimal, JournalEntry | None]] = {
+            m.id: (ZERO, None) for m, v in amounts.items() if v == 0
+        }
+        for model in moving:
+            stake, pending = (found[k] for k in keys[model.id])
+            value = amounts[model]
+            if value > 0:
+                kind, lines = EntryKind.PAYOUT, [(pool, -value), (stake, value)]
+                memo = f"round {number} payout"
+            else:
+                staked = balances.get(stake.id) or ZERO
+                at_risk = releases.get(model.id, [])
+                take = min(-value, staked + sum((r.remaining for r in at_risk), ZERO))
+                if take <= 0:
+                    posted[model.id] = (ZERO, None)
+                    continue
+                value = -take
+                kind, memo = EntryKind.BURN, f"round {number} burn"
+                lines = [*_burn_lines(take, staked, at_risk, stake, pending), (burned, take)]
+            entry = ledger.post_entry(
+                session, kind, lines, clock=clock, account=model.account, model=model,
+                round_number=number, memo=memo, flush=False,
+            )
+            posted[model.id] = (value, entry)
+        session.flush()
+    return posted
+
+
 def burn(
     session: Session,
     model: Model,
@@ -327,20 +440,7 @@ def burn(
                 f"model '{model.name}' has {format_amount(reachable)} at risk in round {number} "
                 f"({format_amount(staked)} staked), burn of {format_amount(value)} requested"
             )
-        from_stake = min(value, staked)
-        from_pending = value - from_stake
-        lines: list[tuple[LedgerAccount, Decimal]] = []
-        if from_stake > 0:
-            lines.append((stake, -from_stake))
-        if from_pending > 0:
-            lines.append((pending, -from_pending))
-            left = from_pending
-            for release in at_risk:
-                take = min(left, release.remaining)
-                release.burned = release.burned + take
-                left -= take
-                if left == 0:
-                    break
+        lines = _burn_lines(value, staked, at_risk, stake, pending)
         lines.append((ledger.system_account(session, LedgerKind.BURNED), value))
         return ledger.post_entry(
             session,
@@ -363,6 +463,7 @@ __all__ = [
     "pending_releases",
     "release_due",
     "request_stake_decrease",
+    "settle_round",
     "stake_at_close",
     "stake_balance",
     "stakes_at_close",
