@@ -86,34 +86,33 @@ class Tournament:
             if opened.number != number:  # another process opened one meanwhile
                 raise RoundStateError(f"round {number} was opened by another process")
             closes = opened.closes_at.isoformat()
-        submitted = self._submit_operator_models(number)
+            submitted = self._submit_operator_models(session, opened)
         return Event(
             "opened", number,
             detail=f"era {era}, {len(live)} ids, closes {closes}, {submitted} operator submissions",
         )
 
-    def _submit_operator_models(self, number: int) -> int:
+    def _submit_operator_models(self, session: Session, round: Round) -> int:
         """Submit the example predictions for the operator's benchmark models, and for its
-        integration-test models on their weekdays, through the participants' path."""
+        integration-test models on their weekdays, through the participants' path (in the
+        opening's transaction: a failure opens nothing)."""
         weekday = ensure_utc(self.clock.now(), name="clock.now()").weekday()
-        with session_scope(self.factory) as session:
-            operator = accounts.get_operator(session, missing_ok=True)
-            if operator is None:
-                return 0
-            chosen = [
-                m for m in operator.models
-                if m.kind == ModelKind.BENCHMARK
-                or (m.kind == ModelKind.INTEGRATION_TEST and weekday in self.integration_test_weekdays)
-            ]
-            if not chosen:
-                return 0
-            round = rounds.get_round(session, number)
-            ids = feed_mod.round_live_ids(self.store, number)
-            example = feed_mod.round_example_predictions(self.store, number)
-            data = example.rename("prediction").rename_axis("id").to_csv().encode()
-            for model in chosen:
-                submissions.submit(session, self.store, model, round, data, "example_preds.csv",
-                                   by=operator, clock=self.clock, live_ids=ids)
+        operator = accounts.get_operator(session, missing_ok=True)
+        if operator is None:
+            return 0
+        chosen = [
+            m for m in operator.models
+            if m.kind == ModelKind.BENCHMARK
+            or (m.kind == ModelKind.INTEGRATION_TEST and weekday in self.integration_test_weekdays)
+        ]
+        if not chosen:
+            return 0
+        ids = feed_mod.round_live_ids(self.store, round.number)
+        example = feed_mod.round_example_predictions(self.store, round.number)
+        data = example.rename("prediction").rename_axis("id").to_csv().encode()
+        for model in chosen:
+            submissions.submit(session, self.store, model, round, data, "example_preds.csv",
+                               by=operator, clock=self.clock, live_ids=ids)
         return len(chosen)
 
     def close_round(self, *, early: bool = False) -> Event:
