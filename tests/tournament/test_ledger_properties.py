@@ -61,6 +61,8 @@ operations = st.one_of(
     burns,
     burns,
     st.tuples(st.just("close"), st.integers(1, 48)),
+    # a round's settlement: every model at once, percent of what it has at risk, signed
+    st.tuples(st.just("settle"), st.integers(-120, 120), st.integers(-120, 120), rounds),
 )
 
 
@@ -211,6 +213,34 @@ def test_random_movements_keep_the_books_straight(
                         p.burned += bite
                         left -= bite
                     ref.burned += x
+                elif kind == "settle":
+                    _, p0, p1, r = op
+                    results, expected = {}, {}
+                    for m, pct in enumerate((p0, p1)):
+                        at_risk = [
+                            p for p in ref.pending
+                            if p.model == m and not p.released and p.until >= r
+                        ]
+                        reachable = ref.stake[m] + sum((p.remaining for p in at_risk), Decimal(0))
+                        x = share(reachable, abs(pct))
+                        results[owned[m]] = x if pct >= 0 else -x
+                        if pct >= 0:
+                            ref.stake[m] += x
+                            ref.minted += x
+                            expected[m] = x
+                            continue
+                        x = min(x, reachable)  # a settlement burns at most what is reachable
+                        take = min(x, ref.stake[m])
+                        ref.stake[m] -= take
+                        left = x - take
+                        for p in at_risk:
+                            bite = min(left, p.remaining)
+                            p.burned += bite
+                            left -= bite
+                        ref.burned += x
+                        expected[m] = -x
+                    posted = stakes.settle_round(session, results, round_number=r, clock=clock)
+                    assert {m: posted[owned[m].id][0] for m in expected} == expected
                 elif kind == "close":
                     _, hours = op
                     clock.advance(hours=hours)
