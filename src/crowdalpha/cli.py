@@ -385,7 +385,7 @@ def _print_leaderboard(models, title: str) -> None:
                       *(f"{row.rep(m):+.4f}" for m in ("corr", "mmc", "bmc", "fnc")),
                       str(row.rounds_scored), *(f"{v:,.2f}" for v in (row.stake, row.paid, row.burned)))
     console = Console()
-    console.width = max(console.width, 130)
+    console.width = max(console.width, 160)
     console.print(table)
 
 
@@ -451,7 +451,8 @@ def _replay_season(version: Path, *, weeks: int, seed: int, participants: int | 
         folder = out if out is not None else Path(scratch) / "season"
         result = run_season(folder, version, weeks=weeks, seed=seed, participants=participants,
                             on_event=show)
-        _print_leaderboard(result.models, f"Season of {weeks} weeks, seed {seed}: "
+        span = "1 week" if weeks == 1 else f"{weeks} weeks"
+        _print_leaderboard(result.models, f"Season of {span}, seed {seed}: "
                                           f"{result.rounds_opened} rounds resolved")
         typer.echo(str(result.audit))
         if out is not None:
