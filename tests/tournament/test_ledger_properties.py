@@ -95,6 +95,29 @@ class Reference:
             (p.remaining for p in self.pending if p.model == model and not p.released), Decimal(0)
         )
 
+    def at_risk(self, model: int, round_number: int) -> list[Pending]:
+        return [
+            p for p in self.pending
+            if p.model == model and not p.released and p.until >= round_number
+        ]
+
+    def reachable(self, model: int, round_number: int) -> Decimal:
+        """What a burn of the round can take: the stake plus the releases still at risk."""
+        return self.stake[model] + sum(
+            (p.remaining for p in self.at_risk(model, round_number)), Decimal(0)
+        )
+
+    def burn(self, model: int, amount: Decimal, round_number: int) -> None:
+        """The stake first, then the releases at risk, oldest first."""
+        take = min(amount, self.stake[model])
+        self.stake[model] -= take
+        left = amount - take
+        for p in self.at_risk(model, round_number):
+            bite = min(left, p.remaining)
+            p.burned += bite
+            left -= bite
+        self.burned += amount
+
 
 def share(base: Decimal, percent: int) -> Decimal:
     """``percent`` % of ``base`` on the ledger's grid; never zero, so an empty base overdraws."""
@@ -198,30 +221,16 @@ def test_random_movements_keep_the_books_straight(
                     ref.minted += x
                 elif kind == "burn":
                     _, m, pct, r = op
-                    at_risk = [
-                        p for p in ref.pending if p.model == m and not p.released and p.until >= r
-                    ]
-                    reachable = ref.stake[m] + sum((p.remaining for p in at_risk), Decimal(0))
+                    reachable = ref.reachable(m, r)
                     x = share(reachable, pct)
                     refused = InsufficientStakeError if x > reachable else None
                     stakes.burn(session, owned[m], x, round_number=r, clock=clock)
-                    take = min(x, ref.stake[m])
-                    ref.stake[m] -= take
-                    left = x - take
-                    for p in at_risk:
-                        bite = min(left, p.remaining)
-                        p.burned += bite
-                        left -= bite
-                    ref.burned += x
+                    ref.burn(m, x, r)
                 elif kind == "settle":
                     _, p0, p1, r = op
                     results, expected = {}, {}
                     for m, pct in enumerate((p0, p1)):
-                        at_risk = [
-                            p for p in ref.pending
-                            if p.model == m and not p.released and p.until >= r
-                        ]
-                        reachable = ref.stake[m] + sum((p.remaining for p in at_risk), Decimal(0))
+                        reachable = ref.reachable(m, r)
                         x = share(reachable, abs(pct))
                         results[owned[m]] = x if pct >= 0 else -x
                         if pct >= 0:
@@ -230,14 +239,7 @@ def test_random_movements_keep_the_books_straight(
                             expected[m] = x
                             continue
                         x = min(x, reachable)  # a settlement burns at most what is reachable
-                        take = min(x, ref.stake[m])
-                        ref.stake[m] -= take
-                        left = x - take
-                        for p in at_risk:
-                            bite = min(left, p.remaining)
-                            p.burned += bite
-                            left -= bite
-                        ref.burned += x
+                        ref.burn(m, x, r)
                         expected[m] = -x
                     posted = stakes.settle_round(session, results, round_number=r, clock=clock)
                     assert {m: posted[owned[m].id][0] for m in expected} == expected
