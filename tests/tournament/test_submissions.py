@@ -9,11 +9,12 @@ import fsspec
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from crowdalpha.tournament import resolution, rounds, submissions
+from crowdalpha.tournament import accounts, models, resolution, rounds, submissions
 from crowdalpha.tournament.clock import ReplayClock
+from crowdalpha.tournament.db import make_session_factory, migrate, session_scope
 from crowdalpha.tournament.errors import (
     InvalidPredictionsError,
     InvalidSubmissionError,
@@ -278,3 +279,32 @@ def test_late_submission_is_flagged_and_has_nothing_at_risk(
         submissions.submit(
             session, store, model, round_, good(), "p.csv", by=alice, clock=clock, live_ids=LIVE
         )
+
+
+def test_files_of_a_rolled_back_transaction_are_deleted(
+    blank_engine: Engine, clock: ReplayClock, store: submissions.Store
+) -> None:
+    migrate(blank_engine)
+    factory = make_session_factory(blank_engine)
+    with session_scope(factory) as session:
+        alice = factories.account(session, clock, "alice")
+        models.create_model(session, alice, "m1", clock=clock)
+        rounds.open_round(session, era="0001", clock=clock, schedule=rounds.Schedule())
+
+    def submit(session: Session) -> None:
+        submissions.submit(session, store, models.get_model(session, "m1"),
+                           rounds.get_round(session, 1), good(), "p.csv",
+                           by=accounts.get_account(session, "alice"), clock=clock, live_ids=LIVE)
+
+    with factory() as session:  # the caller fails after submit: nothing stays
+        submit(session)
+        assert len(stored_files(store)) == 2
+        session.rollback()
+    assert stored_files(store) == []
+    with session_scope(factory) as session:  # committed: the files stay, even past a later rollback
+        submit(session)
+    with factory() as session:
+        session.rollback()
+    assert len(stored_files(store)) == 2
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(Submission)) == 1

@@ -11,6 +11,8 @@ import io
 import fsspec
 import pandas as pd
 import pyarrow.parquet as pq
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 Store = tuple[fsspec.AbstractFileSystem, str]
 
@@ -48,6 +50,28 @@ def read_parquet(store: Store, relative: str, columns: list[str] | None = None) 
         return pq.read_table(f, columns=columns, use_pandas_metadata=True).to_pandas()
 
 
+_NEW_FILES = "crowdalpha_new_files"
+
+
+def remove_on_rollback(session: Session, store: Store, relatives: list[str]) -> None:
+    """Delete ``relatives`` from the store if ``session``'s transaction rolls back, so a file
+    written for rows that never commit does not outlive them."""
+    pending = session.info.setdefault(_NEW_FILES, [])
+    pending.extend((store, relative) for relative in relatives)
+    if not event.contains(session, "after_rollback", _remove_new_files):
+        event.listen(session, "after_rollback", _remove_new_files)
+        event.listen(session, "after_commit", _forget_new_files)
+
+
+def _remove_new_files(session: Session) -> None:
+    for store, relative in session.info.pop(_NEW_FILES, []):
+        remove(store, relative)
+
+
+def _forget_new_files(session: Session) -> None:
+    session.info.pop(_NEW_FILES, None)
+
+
 def exists(store: Store, relative: str) -> bool:
     return bool(store[0].exists(full_path(store, relative)))
 
@@ -66,6 +90,7 @@ __all__ = [
     "full_path",
     "read_parquet",
     "remove",
+    "remove_on_rollback",
     "write_bytes",
     "write_parquet",
 ]

@@ -7,7 +7,8 @@ them, and its predictions are numbers in [0, 1], not all equal. A rejected file
 leaves nothing behind (no row, no file). A file sent after the round's close is
 accepted as ``late``: it is scored but has nothing at risk, and it never
 replaces an on-time submission of the same model (so a stake cannot escape a
-round by submitting late). Nothing here commits.
+round by submitting late). Nothing here commits; if the caller's transaction rolls
+back, the stored files are deleted with it.
 """
 
 from __future__ import annotations
@@ -197,6 +198,7 @@ def submit(
         except BaseException:
             file_store.remove(store, relative)
             raise
+    file_store.remove_on_rollback(session, store, [relative, scoring_copy])
     return row
 
 
