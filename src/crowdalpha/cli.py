@@ -360,6 +360,39 @@ def round_resolve(
             _echo_events(events or [f"round {number} is already resolved"])
 
 
+@round_app.command("list")
+def round_list(ctx: typer.Context) -> None:
+    """List the rounds: state, era, close, days scored, submissions and stake at risk."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from sqlalchemy import func, select
+
+    from crowdalpha.tournament.tables import Money, Round, RoundStake, Submission
+
+    with _tournament_session(ctx) as (session, _clock):
+        counts = dict(session.execute(
+            select(Submission.round_id, func.count(func.distinct(Submission.model_id)))
+            .group_by(Submission.round_id)).all())
+        staked = dict(session.execute(
+            select(RoundStake.round_id, func.sum(RoundStake.stake_at_risk, type_=Money()))
+            .group_by(RoundStake.round_id)).all())
+        table = Table(box=box.SIMPLE_HEAD, title="Rounds")
+        for heading in ("round", "era", "status", "closes", "days scored", "models", "at risk"):
+            table.add_column(heading, justify="right" if heading != "status" else "left")
+        for r in session.scalars(select(Round).order_by(Round.number)):
+            at_risk = staked.get(r.id)
+            table.add_row(str(r.number), r.era, str(r.status), r.closes_at.strftime("%Y-%m-%d %H:%M"),
+                          f"{r.scoring_day}/{r.resolves_after_days}", str(counts.get(r.id, 0)),
+                          "-" if at_risk is None else f"{at_risk:,.2f}")
+    if not table.rows:
+        typer.echo("no rounds yet; open one with `crowdalpha admin round open`")
+        return
+    console = Console()
+    console.width = max(console.width, 100)
+    console.print(table)
+
+
 @round_app.command("advance")
 def round_advance(ctx: typer.Context, schedule: ScheduleOption = "weekly") -> None:
     """Do what the clock says is due now: close, score due days, open (run it from cron)."""

@@ -105,6 +105,7 @@ def test_season_and_round_commands(small_dataset: Path, tmp_path: Path) -> None:
     refused = cli("season", "run", "--weeks", "1", "--out", str(tmp_path / "s"))
     assert "is not empty" in str(refused.exception)
 
+    assert "no rounds yet" in cli("admin", "round", "list").output
     assert "no round is open" in str(cli("admin", "round", "close").exception)
     assert "no round is closed" in str(cli("admin", "round", "score").exception)
     opened = cli("admin", "round", "open")
@@ -115,8 +116,12 @@ def test_season_and_round_commands(small_dataset: Path, tmp_path: Path) -> None:
     assert closed.exit_code == 0 and "round 1 closed" in closed.output
     scored = cli("admin", "round", "score")
     assert "round 1 scored day 1" in scored.output
+    listed = cli("admin", "round", "list")
+    assert listed.exit_code == 0 and "scoring" in listed.output and "1/20" in listed.output
     resolved = cli("admin", "round", "resolve", "--round", "1")
     assert "round 1 resolved day 20" in resolved.output
+    assert "resolved" in cli("admin", "round", "list").output and "20/20" in cli(
+        "admin", "round", "list").output
     assert "already resolved" in cli("admin", "round", "resolve", "--round", "1").output
     assert "does not exist" in str(cli("admin", "round", "score", "--round", "9").exception)
     board = cli("leaderboard")
