@@ -15,10 +15,8 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 
-import numpy as np
 from sqlalchemy.orm import Session
 
 from crowdalpha.errors import ConfigError
@@ -179,24 +177,9 @@ def run_season(
         engine.dispose()
 
 
-def total_payouts(rows: list[leaderboard.ModelRow]) -> tuple[Decimal, Decimal]:
-    """Sum paid and sum burned over the leaderboard's models."""
-    paid = sum((r.paid for r in rows), Decimal(0))
-    burned = sum((r.burned for r in rows), Decimal(0))
-    return paid, burned
-
-
-def mean_corr_reputation(rows: list[leaderboard.ModelRow]) -> float:
-    """The mean CORR reputation of the models that have one (a season's headline)."""
-    values = [r.corr_rep for r in rows if not np.isnan(r.corr_rep)]
-    return float(np.mean(values)) if values else float("nan")
-
-
 __all__ = [
     "BENCHMARK_MODEL",
     "SEASON_START",
     "SeasonResult",
-    "mean_corr_reputation",
     "run_season",
-    "total_payouts",
 ]
