@@ -142,27 +142,28 @@ app.add_typer(admin_app, name="admin")
 
 
 @contextmanager
-def _tournament_session(ctx: typer.Context):
-    """One unit of work on the home's database (migrated to the current schema first)."""
-    from crowdalpha.tournament.clock import SystemClock
-    from crowdalpha.tournament.db import (
-        make_engine,
-        make_session_factory,
-        migrate,
-        prepare_home,
-        resolve_settings,
-        session_scope,
-    )
+def _migrated_home(ctx: typer.Context):
+    """The home's settings and an engine on its database, migrated to the current schema."""
+    from crowdalpha.tournament.db import make_engine, migrate, prepare_home, resolve_settings
 
     settings = resolve_settings(ctx.obj.home)
     prepare_home(settings)
     engine = make_engine(settings.db_url)
     try:
         migrate(engine)
-        with session_scope(make_session_factory(engine)) as session:
-            yield session, SystemClock()
+        yield settings, engine
     finally:
         engine.dispose()
+
+
+@contextmanager
+def _tournament_session(ctx: typer.Context):
+    """One unit of work on the home's database (migrated to the current schema first)."""
+    from crowdalpha.tournament.clock import SystemClock
+    from crowdalpha.tournament.db import make_session_factory, session_scope
+
+    with _migrated_home(ctx) as (_settings, engine), session_scope(make_session_factory(engine)) as session:
+        yield session, SystemClock()
 
 
 @admin_app.command("create-account")
@@ -275,14 +276,7 @@ def _tournament(ctx: typer.Context, schedule: str = "weekly"):
     """The home's tournament on the wall clock, fed by the newest dataset in HOME/datasets."""
     from crowdalpha.errors import ConfigError
     from crowdalpha.tournament.clock import SystemClock
-    from crowdalpha.tournament.db import (
-        make_engine,
-        make_session_factory,
-        migrate,
-        open_store,
-        prepare_home,
-        resolve_settings,
-    )
+    from crowdalpha.tournament.db import make_session_factory, open_store
     from crowdalpha.tournament.feed import DatasetFeed
     from crowdalpha.tournament.rounds import Schedule
     from crowdalpha.tournament.runner import Tournament
@@ -290,16 +284,10 @@ def _tournament(ctx: typer.Context, schedule: str = "weekly"):
     schedules = {"weekly": Schedule.weekly, "daily": Schedule.daily}
     if schedule not in schedules:
         raise ConfigError(f"schedule {schedule!r} is not one of weekly, daily")
-    settings = resolve_settings(ctx.obj.home)
-    prepare_home(settings)
-    engine = make_engine(settings.db_url)
-    try:
-        migrate(engine)
+    with _migrated_home(ctx) as (settings, engine):
         feed = DatasetFeed.latest(settings.home / "datasets")
         yield Tournament(make_session_factory(engine), open_store(settings), feed, SystemClock(),
                          schedules[schedule]())
-    finally:
-        engine.dispose()
 
 
 def _echo_events(events) -> None:

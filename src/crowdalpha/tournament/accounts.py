@@ -16,8 +16,8 @@ from crowdalpha.errors import NotFoundError
 from crowdalpha.tournament import ledger
 from crowdalpha.tournament.clock import Clock, ensure_utc
 from crowdalpha.tournament.db import atomic
-from crowdalpha.tournament.errors import InvalidNameError, InvalidValueError, NameTakenError
-from crowdalpha.tournament.tables import Account, AccountRole
+from crowdalpha.tournament.errors import InvalidNameError, NameTakenError
+from crowdalpha.tournament.tables import Account, AccountRole, parse_enum
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_]{0,63}")
 #: Name given to the operator account by ``ensure_operator`` unless told otherwise.
@@ -34,20 +34,12 @@ def check_name(name: object, *, what: str) -> str:
     return name
 
 
-def _role(role: AccountRole | str) -> AccountRole:
-    try:
-        return AccountRole(role)
-    except ValueError:
-        allowed = ", ".join(repr(r.value) for r in AccountRole)
-        raise InvalidValueError(f"account role {role!r} is not one of {allowed}") from None
-
-
 def create_account(
     session: Session, name: str, *, clock: Clock, role: AccountRole | str = AccountRole.PARTICIPANT
 ) -> Account:
     """Create an account (and its wallet); ``NameTakenError`` if the name is in use."""
     check_name(name, what="account")
-    role = _role(role)
+    role = parse_enum(AccountRole, role, "account role")
     if session.scalar(select(Account.id).where(Account.name == name)) is not None:
         raise NameTakenError(f"account name '{name}' is taken")
     if role == AccountRole.OPERATOR and get_operator(session, missing_ok=True) is not None:

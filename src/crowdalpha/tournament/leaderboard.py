@@ -50,6 +50,7 @@ import pandas as pd
 from sqlalchemy import Row, Select, and_, case, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
+from crowdalpha.scoring import METRICS as SCORED_METRICS
 from crowdalpha.tournament.errors import InvalidValueError
 from crowdalpha.tournament.ledger import ZERO
 from crowdalpha.tournament.reputation import (
@@ -70,12 +71,13 @@ from crowdalpha.tournament.tables import (
     RoundStatus,
     Score,
     Submission,
+    parse_enum,
 )
 
 #: Metrics with a reputation (and a leaderboard column).
 METRICS: tuple[str, ...] = ("corr", "mmc", "bmc", "fnc")
 #: Metrics ``final_scores`` can read: the reputation metrics and the feature exposures.
-SCORE_METRICS: tuple[str, ...] = (*METRICS, "fe_max", "fe_rms")
+SCORE_METRICS: tuple[str, ...] = SCORED_METRICS
 #: Keys a leaderboard can be sorted by: a reputation, the stake, or the return on stake.
 SORT_KEYS: tuple[str, ...] = (*METRICS, "stake", "return")
 
@@ -506,17 +508,9 @@ def model_leaderboard(
     """Every model (or those of ``kinds``) with its reputations, stake and returns, ranked by ``sort_by``."""
     _metric(sort_by, SORT_KEYS, "leaderboard sort_by")
     _check_settings(window, missing_penalty, now_round)
-    wanted = None if kinds is None else {_kind(k) for k in kinds}
+    wanted = None if kinds is None else {parse_enum(ModelKind, k, "model kind") for k in kinds}
     rows = _model_rows(session, window=window, missing_penalty=missing_penalty, now_round=now_round)
     return ranked([r for r in rows if wanted is None or r.kind in wanted], sort_by)
-
-
-def _kind(value: ModelKind | str) -> ModelKind:
-    try:
-        return ModelKind(value)
-    except ValueError:
-        names = ", ".join(repr(k.value) for k in ModelKind)
-        raise InvalidValueError(f"model kind {value!r} is not one of {names}") from None
 
 
 def stake_weighted_reputation(reputations: Sequence[float], stakes: Sequence[Decimal]) -> float:

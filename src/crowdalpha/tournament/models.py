@@ -9,8 +9,6 @@ Creating a model opens its stake and pending-release ledger accounts.
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -21,27 +19,22 @@ from crowdalpha.tournament.accounts import check_name
 from crowdalpha.tournament.clock import Clock, ensure_utc
 from crowdalpha.tournament.db import atomic
 from crowdalpha.tournament.errors import (
-    InvalidValueError,
     ModelLimitError,
     NameTakenError,
     PermissionDeniedError,
 )
-from crowdalpha.tournament.tables import Account, AccountRole, Model, ModelKind, PayoutBasis
+from crowdalpha.tournament.tables import (
+    Account,
+    AccountRole,
+    Model,
+    ModelKind,
+    PayoutBasis,
+    parse_enum,
+)
 
 DEFAULT_MAX_MODELS = 10
 #: Kinds only the operator account may own.
 OPERATOR_KINDS = frozenset({ModelKind.BENCHMARK, ModelKind.INTEGRATION_TEST})
-
-_E = TypeVar("_E", ModelKind, PayoutBasis)
-
-
-def _choice(cls: type[_E], value: _E | str, what: str) -> _E:
-    try:
-        return cls(value)
-    except ValueError:
-        allowed = ", ".join(repr(m.value) for m in cls)
-        raise InvalidValueError(f"{what} {value!r} is not one of {allowed}") from None
-
 
 def create_model(
     session: Session,
@@ -55,8 +48,8 @@ def create_model(
 ) -> Model:
     """Create a model owned by ``account`` (with its ledger accounts), within the model limit."""
     check_name(name, what="model")
-    kind = _choice(ModelKind, kind, "model kind")
-    basis = _choice(PayoutBasis, payout_basis, "payout basis")
+    kind = parse_enum(ModelKind, kind, "model kind")
+    basis = parse_enum(PayoutBasis, payout_basis, "payout basis")
     is_operator = account.role == AccountRole.OPERATOR
     if kind in OPERATOR_KINDS and not is_operator:
         raise PermissionDeniedError(
@@ -114,7 +107,7 @@ def list_models(
     if account is not None:
         stmt = stmt.where(Model.account_id == account.id)
     if kind is not None:
-        stmt = stmt.where(Model.kind == _choice(ModelKind, kind, "model kind"))
+        stmt = stmt.where(Model.kind == parse_enum(ModelKind, kind, "model kind"))
     return list(session.scalars(stmt))
 
 
@@ -129,7 +122,7 @@ def set_payout_basis(
 ) -> Model:
     """Change what the model is paid on ("corr" or "corr+mmc"); owner only."""
     require_owner(model, by)
-    value = _choice(PayoutBasis, basis, "payout basis")
+    value = parse_enum(PayoutBasis, basis, "payout basis")
     with atomic(session):
         model.payout_basis = value
         session.flush()

@@ -34,7 +34,7 @@ import pandas as pd
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
 
-from crowdalpha.scoring import score_eras, stake_weighted_meta_model
+from crowdalpha.scoring import METRICS, score_eras, stake_weighted_meta_model
 from crowdalpha.tournament import feed as feed_mod
 from crowdalpha.tournament import payouts, rounds, stakes, submissions
 from crowdalpha.tournament import store as file_store
@@ -55,7 +55,7 @@ from crowdalpha.tournament.tables import (
 )
 
 #: What is stored for every counted submission on every scoring day.
-SCORE_METRICS = ("corr", "mmc", "bmc", "fnc", "fe_max", "fe_rms")
+SCORE_METRICS = METRICS
 _READ_THREADS = 8
 
 

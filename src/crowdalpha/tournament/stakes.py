@@ -292,14 +292,6 @@ def _releases_at_risk(session: Session, model: Model, round_number: int) -> list
     )
 
 
-def burnable(session: Session, model: Model, round_number: int) -> Decimal:
-    """The most a burn of round ``round_number`` can take: the active stake plus pending
-    decreases still at risk in that round."""
-    number = _round(round_number, "round_number")
-    staked = ledger.balance(session, ledger.stake_account_of(session, model))
-    return staked + sum((r.remaining for r in _releases_at_risk(session, model, number)), ZERO)
-
-
 def _burn_lines(
     value: Decimal,
     staked: Decimal,
@@ -456,7 +448,6 @@ def burn(
 
 __all__ = [
     "burn",
-    "burnable",
     "increase_stake",
     "payout",
     "pending_release_balance",

@@ -72,10 +72,6 @@ def _forget_new_files(session: Session) -> None:
     session.info.pop(_NEW_FILES, None)
 
 
-def exists(store: Store, relative: str) -> bool:
-    return bool(store[0].exists(full_path(store, relative)))
-
-
 def remove(store: Store, relative: str) -> None:
     """Delete ``relative`` if it is there."""
     fs = store[0]
@@ -86,7 +82,6 @@ def remove(store: Store, relative: str) -> None:
 
 __all__ = [
     "Store",
-    "exists",
     "full_path",
     "read_parquet",
     "remove",

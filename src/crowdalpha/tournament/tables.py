@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -31,6 +31,8 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from crowdalpha.tournament.errors import InvalidValueError
 
 #: Decimal places of every amount of money; the smallest amount is ``QUANTUM``.
 MONEY_PLACES = 9
@@ -137,6 +139,18 @@ class EntryKind(StrEnum):
 class ReleaseStatus(StrEnum):
     PENDING = "pending"
     RELEASED = "released"
+
+
+_E = TypeVar("_E", bound=StrEnum)
+
+
+def parse_enum(cls: type[_E], value: _E | str, what: str) -> _E:
+    """``value`` as a member of ``cls``; ``InvalidValueError`` naming the allowed values otherwise."""
+    try:
+        return cls(value)
+    except ValueError:
+        allowed = ", ".join(repr(m.value) for m in cls)
+        raise InvalidValueError(f"{what} {value!r} is not one of {allowed}") from None
 
 
 def _enum(cls: type[StrEnum], name: str) -> Enum:
@@ -508,4 +522,5 @@ __all__ = [
     "Score",
     "Submission",
     "UTCDateTime",
+    "parse_enum",
 ]
