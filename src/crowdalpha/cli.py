@@ -423,6 +423,33 @@ def show_leaderboard(
     _print_leaderboard(rows, f"Leaderboard by {sort}")
 
 
+@app.command("serve")
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
+    schedule: ScheduleOption = "weekly",
+) -> None:
+    """Run the HTTP server: numerapi-compatible GraphQL at /graphql, signed file URLs and the
+    operator's REST API (docs at /docs)."""
+    import os
+
+    import uvicorn
+
+    with _migrated_home(ctx) as (settings, _engine):
+        home = settings.home
+    os.environ.update({"CROWDALPHA_HOME": str(home), "CROWDALPHA_HOST": host,
+                       "CROWDALPHA_PORT": str(port), "CROWDALPHA_SCHEDULE": schedule})
+    from crowdalpha.api.app import app_from_environment
+
+    app_from_environment()  # fail here, with one clear line, on bad settings
+    typer.echo(f"crowdalpha serving {home} at http://{host}:{port}/graphql "
+               f"(operator API docs at http://{host}:{port}/docs)")
+    uvicorn.run("crowdalpha.api.app:app_from_environment", factory=True, host=host, port=port,
+                workers=workers, log_level="warning", timeout_keep_alive=30)
+
+
 season_app = typer.Typer(help="Replay whole seasons on the simulated market.", no_args_is_help=True)
 app.add_typer(season_app, name="season")
 

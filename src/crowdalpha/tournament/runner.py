@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from crowdalpha.tournament import accounts, resolution, rounds, submissions
+from crowdalpha.tournament import accounts, resolution, rounds, submissions, webhooks
 from crowdalpha.tournament import feed as feed_mod
 from crowdalpha.tournament.clock import Clock, ensure_utc
 from crowdalpha.tournament.db import session_scope
@@ -87,6 +87,8 @@ class Tournament:
                 raise RoundStateError(f"round {number} was opened by another process")
             closes = opened.closes_at.isoformat()
             submitted = self._submit_operator_models(session, opened)
+            calls = webhooks.round_opened_calls(session)
+        webhooks.notify_round_opened(calls, number)
         return Event(
             "opened", number,
             detail=f"era {era}, {len(live)} ids, closes {closes}, {submitted} operator submissions",

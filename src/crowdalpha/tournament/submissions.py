@@ -185,6 +185,7 @@ def submit(
             model_id=model.id,
             round_id=round.id,
             path=relative,
+            filename=filename[:255],
             rows=len(predictions),
             created_at=now,
             late=late,

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, TypeVar
+from uuid import uuid4
 
 from sqlalchemy import (
     BigInteger,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     TypeDecorator,
     text,
 )
@@ -166,6 +168,11 @@ def _enum(cls: type[StrEnum], name: str) -> Enum:
     )
 
 
+def new_public_id() -> str:
+    """A fresh UUID4 text: how the API names models, submissions and diagnostics runs."""
+    return str(uuid4())
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -226,8 +233,10 @@ class Model(Base):
     __tablename__ = "models"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_public_id)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    submission_webhook: Mapped[str | None] = mapped_column(String(500))
     kind: Mapped[ModelKind] = mapped_column(_enum(ModelKind, "model_kind"))
     payout_basis: Mapped[PayoutBasis] = mapped_column(_enum(PayoutBasis, "payout_basis"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -403,9 +412,11 @@ class Submission(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_public_id)
     model_id: Mapped[int] = mapped_column(ForeignKey("models.id"))
     round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)
     path: Mapped[str] = mapped_column(String(500), unique=True)  # relative to the store root
+    filename: Mapped[str | None] = mapped_column(String(255))  # as uploaded
     rows: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     late: Mapped[bool] = mapped_column(Boolean())
@@ -485,6 +496,28 @@ class RoundPayout(Base):
         )
 
 
+class DiagnosticsRun(Base):
+    """Validation diagnostics of a model's uploaded validation predictions (numerapi's diagnostics)."""
+
+    __tablename__ = "diagnostics"
+    __table_args__ = (CheckConstraint("status IN ('done', 'failed')", name="status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_public_id)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"), index=True)
+    dataset_version: Mapped[str] = mapped_column(String(16))
+    filename: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16))  # 'done' or 'failed'
+    message: Mapped[str | None] = mapped_column(String(1000))
+    results: Mapped[str | None] = mapped_column(Text())  # JSON of the diagnostics
+
+    model: Mapped[Model] = relationship()
+
+    def __repr__(self) -> str:
+        return f"DiagnosticsRun(public_id={self.public_id!r}, status={self.status!r})"
+
+
 #: Ledger accounts that exist once per tournament (created by the first migration).
 SYSTEM_LEDGER_KINDS = (
     LedgerKind.TREASURY,
@@ -503,6 +536,7 @@ __all__ = [
     "AccountRole",
     "ApiKey",
     "Base",
+    "DiagnosticsRun",
     "EntryKind",
     "JournalEntry",
     "JournalLine",
@@ -522,5 +556,6 @@ __all__ = [
     "Score",
     "Submission",
     "UTCDateTime",
+    "new_public_id",
     "parse_enum",
 ]

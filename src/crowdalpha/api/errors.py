@@ -1,0 +1,72 @@
+"""How domain errors reach HTTP clients: a status code for REST, a message for GraphQL.
+
+Every error a user can cause is a ``CrowdalphaError`` (or a scoring input
+error) whose message already names the offending thing; the API passes it on
+unchanged. Authentication failures are prefixed with the sentence numerapi
+users know from Numerai. Anything else is a server bug: logged in full, and
+reported as a short opaque message, never a traceback.
+"""
+
+from __future__ import annotations
+
+from crowdalpha.errors import USER_ERRORS, ConfigError, DataError, NotFoundError
+from crowdalpha.tournament.errors import (
+    AuthenticationError,
+    InsufficientFundsError,
+    InsufficientStakeError,
+    MissingApiKeyError,
+    ModelLimitError,
+    NameTakenError,
+    PermissionDeniedError,
+    RoundStateError,
+)
+
+SESSION_INVALID = "Your session is invalid or has expired."
+KEYS_REQUIRED = "API keys required for this action."
+INTERNAL = "internal error: the server could not complete this request; the operator's log has details"
+
+
+class RateLimitedError(Exception):
+    """A key (or an address, without a key) sent more requests than its budget."""
+
+    def __init__(self, who: str, limit: int, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(
+            f"rate_limited: {who} sent more than {limit} requests in a minute; "
+            f"retry in {retry_after:.1f} s"
+        )
+
+
+STATUS_CODES: tuple[tuple[type[Exception], int], ...] = (
+    (MissingApiKeyError, 401),
+    (AuthenticationError, 401),
+    (PermissionDeniedError, 403),
+    (NotFoundError, 404),
+    (NameTakenError, 409),
+    (ModelLimitError, 409),
+    (InsufficientFundsError, 409),
+    (InsufficientStakeError, 409),
+    (RoundStateError, 409),
+    (RateLimitedError, 429),
+    (ConfigError, 400),
+    (DataError, 400),
+)
+
+
+def status_code(error: BaseException) -> int:
+    """The HTTP status of a user error (400 unless a more specific one applies)."""
+    for cls, code in STATUS_CODES:
+        if isinstance(error, cls):
+            return code
+    return 400 if isinstance(error, USER_ERRORS) else 500
+
+
+def user_message(error: BaseException) -> str | None:
+    """What to tell the client about ``error``; None when it is not the user's doing."""
+    if isinstance(error, MissingApiKeyError):
+        return f"{KEYS_REQUIRED} ({error})"
+    if isinstance(error, AuthenticationError):
+        return f"{SESSION_INVALID} ({error})"
+    if isinstance(error, (*USER_ERRORS, RateLimitedError)):
+        return str(error)
+    return None

@@ -1,0 +1,81 @@
+"""Stakes: ``v2ChangeStake`` (increase or decrease) and ``releaseStake`` (drain).
+
+An increase moves money from the wallet to the stake at once and counts from
+the next round to close. A decrease leaves the stake now but stays at risk in
+the rounds it was staked in: it returns to the wallet when the last of them
+resolves (``dueDate``), or at once when it is at risk in none.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from ariadne import MutationType
+from graphql import GraphQLResolveInfo
+
+from crowdalpha.api.context import RequestContext
+from crowdalpha.api.graphql.common import check_tournament, context, own_model
+from crowdalpha.tournament import ledger, rounds, stakes
+from crowdalpha.tournament.errors import InsufficientStakeError, InvalidValueError
+from crowdalpha.tournament.tables import Model, ReleaseStatus
+
+mutation = MutationType()
+
+
+def _decrease(ctx: RequestContext, model: Model, amount: Decimal | str, *, drain: bool) -> dict[str, Any]:
+    principal = ctx.principal("stake")
+    until = rounds.last_round_at_risk(ctx.session, model)
+    release = stakes.request_stake_decrease(
+        ctx.session, model, amount, by=principal.account, clock=ctx.services.clock,
+        at_risk_until_round=until, memo="drain" if drain else None,
+    )
+    due = None
+    if until is not None:
+        last = rounds.get_round(ctx.session, until)
+        due = rounds.scoring_day_due(last, last.resolves_after_days)
+    released = release.status == ReleaseStatus.RELEASED
+    return {
+        "id": str(release.id), "dueDate": due, "requestedAmount": release.amount,
+        "status": "released" if released else "pending", "type": "decrease", "drain": drain,
+    }
+
+
+@mutation.field("v2ChangeStake")
+def resolve_change_stake(
+    _: Any, info: GraphQLResolveInfo, value: str, type: str, tournamentNumber: int,
+    modelId: str | None = None,
+) -> dict[str, Any]:
+    check_tournament(tournamentNumber)
+    ctx = context(info)
+    principal = ctx.principal("stake")
+    model = own_model(ctx, modelId, principal)
+    if type == "increase":
+        entry = stakes.increase_stake(
+            ctx.session, model, value, by=principal.account, clock=ctx.services.clock
+        )
+        return {
+            "id": str(entry.id), "dueDate": None, "requestedAmount": entry.amount,
+            "status": "confirmed", "type": "increase", "drain": False,
+        }
+    if type == "decrease":
+        return _decrease(ctx, model, value, drain=False)
+    raise InvalidValueError(f"stake change type {type[:20]!r} is not 'increase' or 'decrease'")
+
+
+@mutation.field("releaseStake")
+def resolve_release_stake(
+    _: Any, info: GraphQLResolveInfo, drain: bool, modelId: str | None = None,
+    amount: str | None = None,
+) -> dict[str, Any]:
+    ctx = context(info)
+    principal = ctx.principal("stake")
+    model = own_model(ctx, modelId, principal)
+    if drain:
+        staked = stakes.stake_balance(ctx.session, model)
+        if staked <= 0:
+            raise InsufficientStakeError(f"model '{model.name}' has nothing staked to drain")
+        return _decrease(ctx, model, staked, drain=True)
+    if amount is None:
+        raise InvalidValueError("amount is required unless drain is true")
+    return _decrease(ctx, model, ledger.parse_amount(amount, what="stake release"), drain=False)

@@ -1,0 +1,145 @@
+"""Submissions: ``submission_upload_auth`` -> signed PUT -> ``create_submission``, and
+``submissions`` / ``submissionDownloadAuth`` for a model's past files."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import PurePosixPath
+from typing import Any
+
+from ariadne import MutationType, QueryType
+from graphql import GraphQLResolveInfo
+from sqlalchemy import select
+
+from crowdalpha.api import files, signing
+from crowdalpha.api.context import RequestContext
+from crowdalpha.api.graphql.accounts import model_submissions
+from crowdalpha.api.graphql.common import check_tournament, context, own_model, submission_view
+from crowdalpha.errors import NotFoundError
+from crowdalpha.tournament import rounds, submissions
+from crowdalpha.tournament.errors import (
+    InvalidSubmissionFileError,
+    InvalidValueError,
+    PermissionDeniedError,
+    RoundStateError,
+)
+from crowdalpha.tournament.keys import Principal
+from crowdalpha.tournament.models import require_owner
+from crowdalpha.tournament.tables import Round, Submission
+
+query = QueryType()
+mutation = MutationType()
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def upload_slot(principal: Principal, filename: str) -> str:
+    """A fresh place for one upload of the caller: ``<account>/<random>/<clean name>``."""
+    name = _UNSAFE.sub("_", PurePosixPath(filename.replace("\\", "/")).name).strip("._")[:100]
+    if not name:
+        raise InvalidValueError(f"filename {filename[:100]!r} has no usable name")
+    return f"{principal.account.id}/{uuid.uuid4().hex}/{name}"
+
+
+def upload_auth(ctx: RequestContext, principal: Principal, filename: str) -> dict[str, str]:
+    slot = upload_slot(principal, filename)
+    url = signing.signed_url(ctx.services.settings, "PUT", files.upload_path(slot))
+    return {"filename": slot, "url": url}
+
+
+def take_upload(ctx: RequestContext, principal: Principal, slot: str) -> tuple[bytes, str]:
+    """The bytes the caller uploaded to ``slot`` and their original name; removed after commit."""
+    owner, _, rest = slot.partition("/")
+    if owner != str(principal.account.id) or rest.count("/") != 1:
+        raise PermissionDeniedError(
+            f"'{slot[:120]}' is not an upload of account '{principal.account.name}'; "
+            "use the filename that the upload authorization returned"
+        )
+    store = ctx.services.store
+    note = files.rejected_note(store, slot)
+    if note is not None:
+        files.remove_upload(store, slot)
+        raise InvalidSubmissionFileError(f"the upload of '{rest.split('/')[-1]}' was refused: {note}")
+    data = files.read_upload(store, slot)
+    if data is None:
+        raise InvalidSubmissionFileError(
+            f"nothing was uploaded for '{rest.split('/')[-1]}': the PUT to the upload URL did not "
+            "arrive (or the URL expired); ask for a new upload URL and upload again"
+        )
+    ctx.after_commit.append(lambda: files.remove_upload(store, slot))
+    return data, rest.split("/")[-1]
+
+
+def open_round_for_submissions(ctx: RequestContext) -> Round:
+    """The round taking submissions now; a clear error between rounds or after the close."""
+    current = rounds.current_round(ctx.session)
+    now = ctx.services.clock.now()
+    if current is None or now >= current.closes_at:
+        newest = ctx.session.scalars(select(Round).order_by(Round.number.desc()).limit(1)).first()
+        if newest is None:
+            raise RoundStateError("Current round not open for submissions: no round has opened yet")
+        next_open = ctx.services.schedule.next_open(now)
+        raise RoundStateError(
+            f"Current round not open for submissions: round {newest.number} closed at "
+            f"{newest.closes_at.isoformat()}; the next round opens at {next_open.isoformat()}"
+        )
+    return current
+
+
+@query.field("submission_upload_auth")
+def resolve_upload_auth(
+    _: Any, info: GraphQLResolveInfo, filename: str, tournament: int, modelId: str | None = None
+) -> dict[str, str]:
+    check_tournament(tournament)
+    ctx = context(info)
+    principal = ctx.principal("upload")
+    own_model(ctx, modelId, principal)
+    return upload_auth(ctx, principal, filename)
+
+
+@mutation.field("create_submission")
+def resolve_create_submission(
+    _: Any, info: GraphQLResolveInfo, filename: str, tournament: int, modelId: str | None = None,
+    triggerId: str | None = None, source: str | None = None, dataDatestamp: int | None = None,
+) -> dict[str, Any]:
+    check_tournament(tournament)
+    ctx = context(info)
+    principal = ctx.principal("upload")
+    model = own_model(ctx, modelId, principal)
+    round = open_round_for_submissions(ctx)
+    data, name = take_upload(ctx, principal, filename)
+    row = submissions.submit(
+        ctx.session, ctx.services.store, model, round, data, name,
+        by=principal.account, clock=ctx.services.clock,
+        live_ids=ctx.services.live_ids(round.number),
+        max_bytes=ctx.services.settings.max_upload_bytes,
+    )
+    return submission_view(ctx, row, True)
+
+
+@query.field("submissions")
+def resolve_submissions(
+    _: Any, info: GraphQLResolveInfo, modelId: str | None = None
+) -> list[dict[str, Any]]:
+    ctx = context(info)
+    principal = ctx.principal("read")
+    return model_submissions(ctx, own_model(ctx, modelId, principal))
+
+
+@query.field("submissionDownloadAuth")
+def resolve_download_auth(_: Any, info: GraphQLResolveInfo, id: str | None = None) -> dict[str, str]:
+    ctx = context(info)
+    principal = ctx.principal("read")
+    if not id:
+        raise InvalidValueError("id is required: the submission's id (see submission_ids())")
+    row = ctx.session.scalars(select(Submission).where(Submission.public_id == id)).one_or_none()
+    if row is None:
+        raise NotFoundError(f"no submission with id '{id[:40]}'")
+    require_owner(row.model, principal.account)
+    stem = PurePosixPath(row.filename or "predictions").stem
+    url = signing.signed_url(ctx.services.settings, "GET", files.download_path("store", row.path))
+    return {"filename": f"{stem}.parquet", "url": url}
+
+
+__all__ = ["mutation", "open_round_for_submissions", "query", "take_upload", "upload_auth"]

@@ -1,0 +1,59 @@
+"""Signed, expiring URLs for file downloads and uploads.
+
+A URL carries ``expires`` (Unix seconds) and ``signature`` = HMAC-SHA256 of the
+method, the path and the expiry under the server's secret. Anyone holding the
+URL may use it until it expires, for that method and path only; changing any
+part of it breaks the signature.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+from crowdalpha.api.settings import ApiSettings
+
+
+class SignatureError(Exception):
+    """The URL is expired, tampered with, or unsigned; ``str()`` says which."""
+
+
+def _signature(secret: bytes, method: str, path: str, expires: int) -> str:
+    message = f"{method.upper()}\n{path}\n{expires}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def signed_url(settings: ApiSettings, method: str, path: str, *, now: float | None = None) -> str:
+    """The public URL of ``path`` (starting with '/') signed for ``method``."""
+    moment = time.time() if now is None else now
+    expires = int(moment) + settings.url_ttl_seconds
+    quoted = quote(path)
+    signature = _signature(settings.secret, method, quoted, expires)
+    return f"{settings.public_url}{quoted}?expires={expires}&signature={signature}"
+
+
+def verify(
+    settings: ApiSettings, method: str, raw_path: str, expires: str | None, signature: str | None,
+    *, now: float | None = None,
+) -> None:
+    """Raise ``SignatureError`` unless the URL is signed for ``method`` and not expired.
+
+    HEAD is allowed on a URL signed for GET (clients ask for the size first).
+    """
+    if not expires or not signature:
+        raise SignatureError("this URL is not signed; ask the API for a fresh download or upload URL")
+    try:
+        expiry = int(expires)
+    except ValueError:
+        raise SignatureError(f"expires={expires[:20]!r} is not a Unix time") from None
+    signed_for = "GET" if method.upper() == "HEAD" else method
+    expected = _signature(settings.secret, signed_for, raw_path, expiry)
+    if not hmac.compare_digest(expected, signature):
+        raise SignatureError("the URL's signature does not match (was the URL changed?)")
+    moment = time.time() if now is None else now
+    if moment > expiry:
+        at = datetime.fromtimestamp(expiry, UTC).isoformat()
+        raise SignatureError(f"this URL expired at {at}; ask the API for a fresh one")
