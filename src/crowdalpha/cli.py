@@ -170,15 +170,21 @@ def _tournament_session(ctx: typer.Context):
 def admin_create_account(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Account name: lowercase letters, digits, underscores.")],
+    operator: Annotated[bool, typer.Option(help="Make it the operator's account (one per tournament); "
+                                               "its key gets every scope, admin included.")] = False,
 ) -> None:
-    """Create an account with an empty wallet and print its first API key (read, upload, stake)."""
+    """Create an account with an empty wallet and print its first API key (read, upload, stake;
+    with --operator, also admin: the key for the operator's REST API)."""
     from crowdalpha.tournament.accounts import create_account
-    from crowdalpha.tournament.keys import create_api_key
+    from crowdalpha.tournament.keys import SCOPES, create_api_key
+    from crowdalpha.tournament.tables import AccountRole
 
+    role = AccountRole.OPERATOR if operator else AccountRole.PARTICIPANT
     with _tournament_session(ctx) as (session, clock):
-        account = create_account(session, name, clock=clock)
-        key = create_api_key(session, account, clock=clock)
-    typer.echo(f"created account '{name}'")
+        account = create_account(session, name, clock=clock, role=role)
+        key = (create_api_key(session, account, clock=clock, scopes=SCOPES) if operator
+               else create_api_key(session, account, clock=clock))
+    typer.echo(f"created {'operator ' if operator else ''}account '{name}'")
     typer.echo(f"api key (shown once): {key.token}")
 
 

@@ -65,3 +65,15 @@ def test_audit_fails_on_a_tampered_ledger(admin, tmp_path: Path) -> None:
     assert report.exit_code == 1
     assert "does not balance" in report.output
     assert "totals identity broken" in report.output
+
+
+def test_operator_account_gets_an_admin_key(admin) -> None:
+    created = admin("create-account", "fund", "--operator")
+    assert created.exit_code == 0, created.output
+    assert "created operator account 'fund'" in created.output
+    second = admin("create-account", "other", "--operator")
+    assert "an operator account already exists" in str(second.exception)
+    assert admin("create-key", "fund", "--scope", "admin").exit_code == 0
+    admin("create-account", "erin")
+    refused = admin("create-key", "erin", "--scope", "admin")
+    assert "for the operator account only" in str(refused.exception)

@@ -101,6 +101,7 @@ def test_overdraw_is_refused_and_writes_nothing(session: Session, clock: ReplayC
         (Decimal("-1"), "deposit -1 must be positive"),
         ("0.0000000001", "has more than 9 decimal places"),
         (10**10, "is larger than the maximum"),
+        ("1e400", "is larger than the maximum"),  # once crashed while quantizing
     ],
 )
 def test_bad_amounts_are_refused(

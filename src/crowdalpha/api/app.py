@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crowdalpha import __version__
 from crowdalpha.api import files
+from crowdalpha.api.admin import router as admin_router
 from crowdalpha.api.context import Services
 from crowdalpha.api.errors import INTERNAL, status_code, user_message
 from crowdalpha.api.files import FileSource
@@ -100,6 +101,7 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> FastAPI:
     }
     app.include_router(graphql_router)
     app.include_router(files.router)
+    app.include_router(admin_router)
 
     @app.exception_handler(Exception)
     async def _any_error(request: Request, error: Exception) -> JSONResponse:

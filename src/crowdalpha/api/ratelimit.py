@@ -11,6 +11,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from starlette.requests import Request
+
 
 @dataclass
 class _Bucket:
@@ -42,3 +44,13 @@ class RateLimiter:
                 bucket.tokens -= 1.0
                 return 0.0
             return (1.0 - bucket.tokens) / rate
+
+
+def rate_limit_key(request: Request) -> str:
+    """Who a request counts against: its API key's public id, else the client's address."""
+    header = request.headers.get("authorization") or ""
+    token = header.split(" ", 1)[-1].strip()
+    if "$" in token:
+        return f"API key '{token.split('$', 1)[0][:40]}'"
+    host = request.client.host if request.client else "unknown"
+    return f"address {host}"

@@ -87,12 +87,12 @@ def parse_amount(value: Decimal | int | str, *, what: str = "amount") -> Decimal
         raise InvalidAmountError(f"{what} {value!r} is not finite")
     if amount <= 0:
         raise InvalidAmountError(f"{what} {value} must be positive")
-    if amount != amount.quantize(QUANTUM, rounding=ROUND_DOWN):
-        raise InvalidAmountError(f"{what} {value} has more than {MONEY_PLACES} decimal places")
-    if amount > MONEY_MAX:
+    if amount > MONEY_MAX:  # checked first: quantizing a huge number overflows the context
         raise InvalidAmountError(
             f"{what} {value} is larger than the maximum {format_amount(MONEY_MAX)}"
         )
+    if amount != amount.quantize(QUANTUM, rounding=ROUND_DOWN):
+        raise InvalidAmountError(f"{what} {value} has more than {MONEY_PLACES} decimal places")
     return amount.quantize(QUANTUM)
 
 

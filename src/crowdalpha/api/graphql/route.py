@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from crowdalpha.api.context import RequestContext, Services
 from crowdalpha.api.errors import INTERNAL, RateLimitedError, user_message
 from crowdalpha.api.graphql.schema import executable_schema
+from crowdalpha.api.ratelimit import rate_limit_key
 
 log = logging.getLogger(__name__)
 
@@ -72,16 +73,6 @@ def execute(services: Services, body: Any, authorization: str | None) -> dict[st
 
 def _errors(message: str) -> JSONResponse:
     return JSONResponse({"errors": [{"message": message}]}, status_code=200)
-
-
-def rate_limit_key(request: Request) -> str:
-    """Who a request counts against: its API key's public id, else the client's address."""
-    header = request.headers.get("authorization") or ""
-    token = header.split(" ", 1)[-1].strip()
-    if "$" in token:
-        return f"API key '{token.split('$', 1)[0][:40]}'"
-    host = request.client.host if request.client else "unknown"
-    return f"address {host}"
 
 
 async def graphql_endpoint(request: Request) -> JSONResponse:
