@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
@@ -108,6 +109,26 @@ def test_migrations_match_the_tables_and_go_down_and_up(blank_engine: Engine) ->
     assert set(inspect(blank_engine).get_table_names()) <= {"alembic_version"}
     db.migrate(blank_engine)
     assert set(Base.metadata.tables) <= set(inspect(blank_engine).get_table_names())
+
+
+def test_public_ids_are_given_to_existing_models_and_submissions(blank_engine: Engine) -> None:
+    """Migration 0004 gives rows made before it distinct UUIDs, then requires them."""
+    db.migrate(blank_engine, "0003")
+    with blank_engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO accounts (id, name, role, created_at) VALUES (1, 'old', 'participant', :t)"
+        ), {"t": T0})
+        for model_id in (1, 2):
+            conn.execute(text(
+                "INSERT INTO models (id, name, account_id, kind, payout_basis, created_at) "
+                "VALUES (:i, :n, 1, 'participant', 'corr', :t)"
+            ), {"i": model_id, "n": f"m{model_id}", "t": T0})
+    db.migrate(blank_engine)
+    with blank_engine.connect() as conn:
+        ids = conn.execute(text("SELECT public_id FROM models ORDER BY id")).scalars().all()
+    assert len(set(ids)) == 2 and all(uuid.UUID(i).version == 4 for i in ids)
+    db.downgrade(blank_engine, "0003")
+    assert "public_id" not in {c["name"] for c in inspect(blank_engine).get_columns("models")}
 
 
 # --- column types and transactions, on both backends ---------------------------
