@@ -210,7 +210,7 @@ def test_tampered_upload_url(server: Server, participant: Participant) -> None:
 
 def test_stake_larger_than_the_balance(server: Server, participant: Participant) -> None:
     napi = participant.api()
-    with pytest.raises(ValueError, match="insufficient_funds: account '.*' has 100 available"):
+    with pytest.raises(ValueError, match=r"insufficient_funds: account '.*' has 100 available"):
         napi.stake_increase(101, participant.model_id)
     with pytest.raises(ValueError, match="has 0 staked"):
         napi.stake_decrease(1, participant.model_id)
@@ -283,7 +283,8 @@ def test_oversize_file(limited_api: Server, tmp_path: Path) -> None:
     frame = live_predictions(limited_api)
     big = tmp_path / "big.csv"
     frame.assign(padding="x" * 40).to_csv(big, index=False)
-    with pytest.raises(ValueError, match="upload of 'big.csv' was refused: file is .* over the upload limit of 60000 bytes"):
+    refused = r"upload of 'big\.csv' was refused: file is .* over the upload limit of 60000 bytes"
+    with pytest.raises(ValueError, match=refused):
         dave.api().upload_predictions(str(big), model_id=dave.model_id)
     assert submission_count(limited_api.home) == 0
 

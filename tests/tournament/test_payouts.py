@@ -84,3 +84,11 @@ def test_reputation_window_and_penalty() -> None:
     )
     assert reputation(scores, rounds, window=2) == pytest.approx(-0.005)
     assert math.isnan(reputation({}, rounds))
+
+
+def test_a_missing_mmc_counts_as_zero_for_corr_plus_mmc() -> None:
+    """Resolution stores a missing MMC as None; it must pay like MMC 0, not fail the round."""
+    stakes = {"a": Decimal(10)}
+    for missing in (None, float("nan")):
+        paid = round_payouts(stakes, {"a": 0.01}, {"a": missing}, {"a": "corr+mmc"})
+        assert paid == round_payouts(stakes, {"a": 0.01}, {"a": 0.0}, {"a": "corr+mmc"})

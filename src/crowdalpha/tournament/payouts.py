@@ -109,7 +109,8 @@ def round_payouts(
 ) -> dict[str, Decimal]:
     """Payouts of every staked model of a round, keyed like ``stakes_at_risk``.
 
-    A staked model without a final CORR (no valid submission scored) is paid 0.
+    A staked model without a final CORR (no valid submission scored) is paid 0;
+    a missing MMC (NaN or None: no meta-model to compare with) counts as 0.
     """
     factor = payout_factor(sum(stakes_at_risk.values(), Decimal(0)), rules)
     payouts = {}
@@ -119,7 +120,7 @@ def round_payouts(
             payouts[model] = Decimal(0).quantize(QUANTUM)
             continue
         contribution = mmc.get(model)
-        if isinstance(contribution, float) and math.isnan(contribution):
+        if contribution is None or (isinstance(contribution, float) and math.isnan(contribution)):
             contribution = 0.0
         payouts[model] = payout_amount(stake, score, contribution, bases[model], factor, rules)
     return payouts

@@ -24,6 +24,10 @@ from crowdalpha.api.graphql.schema import executable_schema
 from crowdalpha.api.ratelimit import rate_limit_key
 
 log = logging.getLogger(__name__)
+#: ariadne logs every resolver error with its traceback; user errors are not server faults,
+#: and ``format_error`` logs the real ones itself.
+_ARIADNE_LOG = logging.getLogger(f"{__name__}.ariadne")
+_ARIADNE_LOG.disabled = True
 
 router = APIRouter(include_in_schema=False)
 
@@ -63,7 +67,7 @@ def execute(services: Services, body: Any, authorization: str | None) -> dict[st
     try:
         _, result = graphql_sync(
             executable_schema(), body, context_value=ctx, query_parser=_cached_parser,
-            error_formatter=format_error, debug=False,
+            error_formatter=format_error, debug=False, logger=_ARIADNE_LOG,
         )
         ok = not result.get("errors")
     finally:
