@@ -89,52 +89,64 @@ def data_build(
 @app.command()
 def demo(
     ctx: typer.Context,
-    preset: Annotated[str, typer.Option(help="Dataset shape to build if the home has none.")] = "small",
-    seed: Annotated[int, typer.Option(help="Seed of the market and the participants.")] = 0,
-    weeks: Annotated[int, typer.Option(min=0, help="Weeks of tournament to replay after the "
-                                                   "validation leaderboard (0: none).")] = 4,
+    day_seconds: Annotated[float, typer.Option(min=0.01, help="Wall-clock seconds per market day "
+                                                                "(the clock's speed).")] = 5.0,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the server.")] = 8000,
+    host: Annotated[str, typer.Option(help="Address the server listens on.")] = "127.0.0.1",
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the market (if built) and the "
+                                                  "participants.")] = 0,
+    participants: Annotated[int | None, typer.Option(min=1, help="Cast size, the operator's "
+                                                                 "integration-test model included "
+                                                                 "(default 8).")] = None,
+    duration: Annotated[float | None, typer.Option(min=1, help="Stop after this many seconds "
+                                                               "(default: run until Ctrl-C).")] = None,
+    preset: Annotated[str, typer.Option(help="Dataset shape to build if HOME/datasets has none.")]
+    = "small",
 ) -> None:
-    """The main job: build a dataset, score simulated participants on it, run a tournament.
+    """The main job: a live tournament on this machine that you can join.
 
-    Builds a dataset version under HOME/datasets (once), lets simulated
-    participants (example LightGBM, linear, half-neutralized, meta-model copy,
-    random) predict the validation eras, scores them with the batch engine
-    (CORR, MMC, BMC, FNC, feature exposure) and prints the leaderboard. Then
-    replays WEEKS weekly rounds of the tournament on the simulated market: the
-    participants submit and stake, rounds are scored day by day against the
-    stake-weighted meta-model and resolved with payouts and burns.
+    Starts the server on HOST:PORT (web pages, numerapi's GraphQL endpoint),
+    a simulated market on an accelerated clock (one market day every
+    DAY-SECONDS seconds), the operator's loop that opens, closes, scores and
+    resolves the weekly rounds as that clock says, and simulated participants
+    that download each round's data, submit and stake through numerapi.
+    Prints a ready-made API key for you.
+
+    Runs in HOME/live on a copy of the newest dataset in HOME/datasets (built
+    once, about 30 s); every start wipes HOME/live: a fresh tournament each
+    time. At the end prints the leaderboard and the ledger audit (exit 1 if
+    the audit finds a problem).
     """
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-
     from crowdalpha.data import layout
-    from crowdalpha.sim.validation_demo import run_validation_demo
+    from crowdalpha.sim.live import run_live_demo
+    from crowdalpha.sim.validation_demo import ensure_dataset
 
     home = ctx.obj.home
     datasets = home / "datasets"
-    if layout.versions(datasets):
-        typer.echo(f"using dataset {layout.latest_version(datasets)}")
-        result = run_validation_demo(home, preset=preset, seed=seed)
-    else:
+    if not layout.versions(datasets):
         bar, update = _progress_bar(f"building {preset} dataset in {datasets}")
         with bar:
-            result = run_validation_demo(home, preset=preset, seed=seed, progress=update)
-    typer.echo("simulated participants predict the validation eras; scoring them ...")
-    table = Table(box=box.SIMPLE_HEAD, title=f"Validation leaderboard: {result.eras} eras, {result.rows:,} rows ({result.version_dir})",
-                  caption="per-era means; Sharpe and max drawdown (max DD) of CORR; FE max: largest |corr| "
-                          "with a feature")
-    table.add_column("model", no_wrap=True)
-    for heading in result.leaderboard.columns:
-        table.add_column(heading, justify="right")
-    for model, row in result.leaderboard.iterrows():
-        table.add_row(str(model), *(f"{value:+.4f}" for value in row))
-    console = Console()
-    console.width = max(console.width, 100)
-    console.print(table)
-    if weeks:
-        typer.echo(f"replaying {weeks} weeks of the tournament with the simulated participants ...")
-        _replay_season(result.version_dir, weeks=weeks, seed=seed)
+            ensure_dataset(datasets, preset, seed, update)
+    import os
+
+    # The operator's sign-up grant, so that a visitor who signs up in the browser can stake.
+    os.environ.setdefault("CROWDALPHA_SIGNUP_GRANT", "1000")
+    result = run_live_demo(home, day_seconds=day_seconds, port=port, host=host, seed=seed,
+                           participants=participants, duration=duration, on_event=typer.echo,
+                           preset=preset)
+    if result.rounds_resolved:
+        _print_leaderboard(result.models, f"Live tournament: {result.rounds_opened} rounds opened, "
+                                          f"{result.rounds_resolved} resolved")
+    else:
+        typer.echo(f"{result.rounds_opened} rounds opened, none resolved yet (a round resolves "
+                   f"about {30 * day_seconds:g} s after it opens)")
+    typer.echo(f"{result.participant_submissions} submissions from the simulated participants "
+               f"through numerapi ({result.missed_turns} missed)")
+    typer.echo(str(result.audit))
+    typer.echo(f"kept in {result.folder} until the next demo: "
+               f"crowdalpha --home {result.folder} leaderboard")
+    if not result.audit.ok:
+        raise typer.Exit(code=1)
 
 
 admin_app = typer.Typer(help="Operator actions on the tournament database.", no_args_is_help=True)
@@ -487,6 +499,44 @@ def season_run(
         with bar:
             version = ensure_dataset(datasets, preset, 0, update)
     _replay_season(version, weeks=weeks, seed=seed, participants=participants, out=out)
+
+
+@season_app.command("validate")
+def season_validate(
+    ctx: typer.Context,
+    preset: Annotated[str, typer.Option(help="Dataset shape to build if the home has none.")] = "small",
+    seed: Annotated[int, typer.Option(help="Seed of the market and the participants.")] = 0,
+) -> None:
+    """Score the simulated participants (example LightGBM, linear, half-neutralized,
+    meta-model copy, random) on the validation eras and print their leaderboard."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    from crowdalpha.data import layout
+    from crowdalpha.sim.validation_demo import run_validation_demo
+
+    datasets = ctx.obj.home / "datasets"
+    if layout.versions(datasets):
+        typer.echo(f"using dataset {layout.latest_version(datasets)}")
+        result = run_validation_demo(ctx.obj.home, preset=preset, seed=seed)
+    else:
+        bar, update = _progress_bar(f"building {preset} dataset in {datasets}")
+        with bar:
+            result = run_validation_demo(ctx.obj.home, preset=preset, seed=seed, progress=update)
+    table = Table(box=box.SIMPLE_HEAD,
+                  title=f"Validation leaderboard: {result.eras} eras, {result.rows:,} rows "
+                        f"({result.version_dir})",
+                  caption="per-era means; Sharpe and max drawdown (max DD) of CORR; FE max: "
+                          "largest |corr| with a feature")
+    table.add_column("model", no_wrap=True)
+    for heading in result.leaderboard.columns:
+        table.add_column(heading, justify="right")
+    for model, row in result.leaderboard.iterrows():
+        table.add_row(str(model), *(f"{value:+.4f}" for value in row))
+    console = Console()
+    console.width = max(console.width, 100)
+    console.print(table)
 
 
 def _replay_season(version: Path, *, weeks: int, seed: int, participants: int | None = None,

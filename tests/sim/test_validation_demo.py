@@ -30,14 +30,12 @@ def test_demo_scores_every_participant(small_dataset: Path, tmp_path: Path) -> N
     assert np.isfinite(result.scores["value"]).all()
 
 
-def test_demo_command_prints_the_leaderboard(small_dataset: Path, tmp_path: Path) -> None:
+def test_season_validate_prints_the_validation_leaderboard(small_dataset: Path, tmp_path: Path) -> None:
     home = home_with(small_dataset, tmp_path)
-    result = CliRunner().invoke(app, ["--home", str(home), "demo", "--weeks", "2"])
+    result = CliRunner().invoke(app, ["--home", str(home), "season", "validate"])
     assert result.exit_code == 0, result.output
     assert "Validation leaderboard" in result.output
     assert "example_lgbm" in result.output and "random" in result.output
-    assert "round 2 opened" in result.output and "round 2 resolved day 20" in result.output
-    assert "Season of 2 weeks" in result.output and "; OK" in result.output
 
 
 def test_data_build_rejects_unknown_preset(tmp_path: Path) -> None:

@@ -1,10 +1,17 @@
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from crowdalpha.tournament.clock import Clock, ReplayClock, SystemClock, ensure_utc
+from crowdalpha.tournament.clock import (
+    AcceleratedClock,
+    Clock,
+    ReplayClock,
+    SystemClock,
+    ensure_utc,
+)
 
 
 def test_system_clock_is_aware_utc() -> None:
@@ -40,3 +47,72 @@ def test_replay_clock_converts_to_utc_and_refuses_naive_or_backwards() -> None:
 def test_ensure_utc_rejects_non_datetimes() -> None:
     with pytest.raises(TypeError, match=r"at must be a datetime"):
         ensure_utc("2024-01-01", name="at")  # type: ignore[arg-type]
+
+
+class FakeTimer:
+    """A monotonic timer moved by hand (seconds)."""
+
+    def __init__(self, value: float = 100.0) -> None:
+        self.value = value
+
+    def __call__(self) -> float:
+        return self.value
+
+
+def test_accelerated_clock_runs_speed_times_faster() -> None:
+    start = datetime(2024, 1, 6, 18, tzinfo=UTC)
+    timer = FakeTimer()
+    clock = AcceleratedClock(start, 86400 / 5, timer=timer)  # one day every 5 s
+    assert isinstance(clock, Clock)
+    assert clock.now() == start and clock.now().tzinfo is UTC
+    timer.value += 5
+    assert clock.now() == start + timedelta(days=1)
+    timer.value += 0.5
+    assert clock.now() == start + timedelta(days=1, hours=2, minutes=24)
+    assert clock.wall_seconds(timedelta(days=2)) == pytest.approx(10.0)
+    assert clock.wall_seconds_until(start + timedelta(days=2)) == pytest.approx(4.5)
+    assert clock.wall_seconds_until(start) == 0.0
+    assert clock.speed == 17280.0 and clock.start == start
+
+
+def test_accelerated_clock_never_runs_backwards() -> None:
+    timer = FakeTimer()
+    clock = AcceleratedClock(datetime(2024, 1, 6, tzinfo=UTC), 60, timer=timer)
+    timer.value += 10
+    later = clock.now()
+    timer.value -= 5  # a timer that misbehaves cannot move the clock back
+    assert clock.now() == later
+    timer.value -= 100  # not even before the start
+    assert clock.now() == later
+
+
+def test_accelerated_clock_converts_to_utc_and_checks_its_arguments() -> None:
+    clock = AcceleratedClock(datetime(2024, 1, 6, 20, tzinfo=timezone(timedelta(hours=2))), 2,
+                             timer=FakeTimer())
+    assert clock.now() == datetime(2024, 1, 6, 18, tzinfo=UTC)
+    assert repr(clock) == (
+        "AcceleratedClock(start=2024-01-06T18:00:00+00:00, speed=2, now=2024-01-06T18:00:00+00:00)"
+    )
+    with pytest.raises(ValueError, match=r"naive_datetime: start"):
+        AcceleratedClock(datetime(2024, 1, 6), 2)
+    for speed in (0, -1.0, float("nan"), float("inf"), True, "2"):
+        with pytest.raises(ValueError, match=r"invalid_speed: speed .* must be a positive finite"):
+            AcceleratedClock(datetime(2024, 1, 6, tzinfo=UTC), speed)  # type: ignore[arg-type]
+
+
+def test_accelerated_clock_on_the_real_timer_is_monotonic_across_threads() -> None:
+    clock = AcceleratedClock(datetime(2024, 1, 6, tzinfo=UTC), 1000.0)
+    seen: list[list[datetime]] = [[] for _ in range(4)]
+
+    def read(out: list[datetime]) -> None:
+        for _ in range(2000):
+            out.append(clock.now())
+
+    threads = [threading.Thread(target=read, args=(out,)) for out in seen]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for out in seen:
+        assert out == sorted(out)
+    assert max(max(out) for out in seen) <= clock.now()

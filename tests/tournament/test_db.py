@@ -93,10 +93,10 @@ def test_prepare_home_migrate_and_session_scope(tmp_path: Path) -> None:
 
 
 def test_migrations_match_the_tables_and_go_down_and_up(blank_engine: Engine) -> None:
-    with pytest.raises(ConfigError, match=r"is at revision none \(empty\), this code needs 0004"):
+    with pytest.raises(ConfigError, match=r"is at revision none \(empty\), this code needs 0005"):
         db.require_current_schema(blank_engine)
     db.migrate(blank_engine)
-    assert db.current_revision(blank_engine) == db.head_revision() == "0004"
+    assert db.current_revision(blank_engine) == db.head_revision() == "0005"
     db.require_current_schema(blank_engine)
     with blank_engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})

@@ -102,6 +102,9 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(graphql_router)
     app.include_router(files.router)
     app.include_router(admin_router)
+    from crowdalpha.web import mount_web  # the pages share this server and its state
+
+    mount_web(app, services)
 
     @app.exception_handler(Exception)
     async def _any_error(request: Request, error: Exception) -> JSONResponse:

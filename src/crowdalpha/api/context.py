@@ -19,11 +19,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from crowdalpha.api.settings import ApiSettings
 from crowdalpha.tournament import keys
 from crowdalpha.tournament.clock import Clock
+from crowdalpha.tournament.db import WRITE_TRANSACTION
 from crowdalpha.tournament.feed import DatasetFeed, round_live_ids
 from crowdalpha.tournament.keys import Principal
 from crowdalpha.tournament.payouts import PayoutRules
 from crowdalpha.tournament.rounds import Schedule
 from crowdalpha.tournament.store import Store
+from crowdalpha.tournament.submissions import ids_fingerprint
 
 
 @dataclass
@@ -48,16 +50,24 @@ class Services:
     def __post_init__(self) -> None:
         # A round's archived live ids never change once it opens: read them once per process.
         self.live_ids: Callable[[int], pd.Index] = lru_cache(maxsize=8)(
-            lambda number: round_live_ids(self.store, number)
+            lambda number: pd.Index(round_live_ids(self.store, number).astype(str))
+        )
+        self.live_fingerprint: Callable[[int], str] = lru_cache(maxsize=8)(
+            lambda number: ids_fingerprint(self.live_ids(number))
         )
 
 
 @dataclass
 class RequestContext:
-    """One request's session and caller; ``finish`` ends the unit of work."""
+    """One request's session and caller; ``finish`` ends the unit of work.
+
+    ``writes`` marks a request that will write (a GraphQL mutation): on SQLite its
+    transaction takes the write lock from the start.
+    """
 
     services: Services
     authorization: str | None
+    writes: bool = False
     _session: Session | None = None
     _principal: Principal | None = None
     after_commit: list[Callable[[], None]] = field(default_factory=list)
@@ -66,6 +76,8 @@ class RequestContext:
     def session(self) -> Session:
         if self._session is None:
             self._session = self.services.factory()
+            if self.writes:
+                self._session.connection(execution_options=WRITE_TRANSACTION)
         return self._session
 
     def principal(self, scope: str = "read") -> Principal:

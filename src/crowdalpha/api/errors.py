@@ -9,6 +9,8 @@ reported as a short opaque message, never a traceback.
 
 from __future__ import annotations
 
+from sqlalchemy.exc import OperationalError
+
 from crowdalpha.errors import USER_ERRORS, ConfigError, DataError, NotFoundError
 from crowdalpha.tournament.errors import (
     AuthenticationError,
@@ -23,6 +25,7 @@ from crowdalpha.tournament.errors import (
 
 SESSION_INVALID = "Your session is invalid or has expired."
 KEYS_REQUIRED = "API keys required for this action."
+BUSY = "busy: the database is busy with other writes and nothing was changed; retry in a moment"
 INTERNAL = "internal error: the server could not complete this request; the operator's log has details"
 
 
@@ -55,14 +58,22 @@ STATUS_CODES: tuple[tuple[type[Exception], int], ...] = (
 
 def status_code(error: BaseException) -> int:
     """The HTTP status of a user error (400 unless a more specific one applies)."""
+    if _database_busy(error):
+        return 503
     for cls, code in STATUS_CODES:
         if isinstance(error, cls):
             return code
     return 400 if isinstance(error, USER_ERRORS) else 500
 
 
+def _database_busy(error: BaseException) -> bool:
+    return isinstance(error, OperationalError) and "database is locked" in str(error)
+
+
 def user_message(error: BaseException) -> str | None:
     """What to tell the client about ``error``; None when it is not the user's doing."""
+    if _database_busy(error):
+        return BUSY
     if isinstance(error, MissingApiKeyError):
         return f"{KEYS_REQUIRED} ({error})"
     if isinstance(error, AuthenticationError):

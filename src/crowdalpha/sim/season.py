@@ -36,7 +36,7 @@ from crowdalpha.tournament import (
     stakes,
     submissions,
 )
-from crowdalpha.tournament.clock import ReplayClock
+from crowdalpha.tournament.clock import Clock, ReplayClock
 from crowdalpha.tournament.feed import DatasetFeed, round_live_ids
 from crowdalpha.tournament.ledger import AuditReport
 from crowdalpha.tournament.runner import Event, Tournament
@@ -60,7 +60,7 @@ class SeasonResult:
     audit: AuditReport
 
 
-def _enrol(session: Session, cast: list[Participant], clock: ReplayClock) -> None:
+def enrol_cast(session: Session, cast: list[Participant], clock: Clock) -> None:
     """Accounts, models and deposits of the cast, plus the operator's benchmark model."""
     operator = accounts.ensure_operator(session, clock=clock)
     models.create_model(session, operator, BENCHMARK_MODEL, clock=clock, kind=ModelKind.BENCHMARK)
@@ -148,7 +148,7 @@ def run_season(
         tournament = Tournament(factory, db.open_store(settings), DatasetFeed(version), clock)
         cast = make_participants(version, seed, participants)
         with db.session_scope(factory) as session:
-            _enrol(session, cast, clock)
+            enrol_cast(session, cast, clock)
         events: list[Event] = []
         opened = 0
         while True:
@@ -181,5 +181,6 @@ __all__ = [
     "BENCHMARK_MODEL",
     "SEASON_START",
     "SeasonResult",
+    "enrol_cast",
     "run_season",
 ]

@@ -102,6 +102,12 @@ def _ensure_sqlite_folder(url: str | URL) -> None:
             Path(parsed.database).expanduser().absolute().parent.mkdir(parents=True, exist_ok=True)
 
 
+#: Execution option naming the statement that opens a SQLite transaction.
+SQLITE_BEGIN_OPTION = "crowdalpha_sqlite_begin"
+#: Pass to ``Session.connection(execution_options=...)`` before a unit of work that writes.
+WRITE_TRANSACTION = {SQLITE_BEGIN_OPTION: "BEGIN IMMEDIATE"}
+
+
 def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets foreign keys, real BEGIN/SAVEPOINT handling and a busy timeout."""
     try:
@@ -115,6 +121,7 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     connect_args = dict(kwargs.pop("connect_args", {}))
     connect_args.setdefault("timeout", 30)
     engine = create_engine(parsed, connect_args=connect_args, **kwargs)
+    on_disk = parsed.database not in (None, "", ":memory:") and "mode=memory" not in str(parsed)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -122,11 +129,18 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
+        if on_disk:
+            # Write-ahead log: readers and the one writer do not block each other (the
+            # server answers reads while a submission commits). It persists in the file.
+            cursor.execute("PRAGMA journal_mode = WAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # A unit of work that will write asks for IMMEDIATE (``WRITE_TRANSACTION``): it takes
+        # the write lock up front, waiting out the busy timeout, instead of failing with
+        # "database is locked" when it later tries to upgrade a read lock another writer blocks.
+        conn.exec_driver_sql(conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "BEGIN"))
 
     return engine
 
@@ -137,9 +151,15 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: yields a session, commits once at the end, rolls back on error."""
+def session_scope(factory: sessionmaker[Session], *, writes: bool = False) -> Iterator[Session]:
+    """One unit of work: yields a session, commits once at the end, rolls back on error.
+
+    ``writes``: the unit will write; on SQLite it takes the write lock from the start
+    (``WRITE_TRANSACTION``), so it waits for other writers instead of failing midway.
+    """
     with factory() as session:
+        if writes:
+            session.connection(execution_options=WRITE_TRANSACTION)
         try:
             yield session
             session.commit()

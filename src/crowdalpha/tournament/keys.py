@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from crowdalpha.errors import NotFoundError
 from crowdalpha.tournament.clock import Clock, ensure_utc
@@ -140,7 +140,9 @@ def create_api_key(
 
 def get_api_key(session: Session, public_id: str) -> ApiKey:
     """The key with ``public_id``; ``NotFoundError`` if none."""
-    key = session.scalars(select(ApiKey).where(ApiKey.public_id == public_id)).one_or_none()
+    key = session.scalars(
+        select(ApiKey).where(ApiKey.public_id == public_id).options(joinedload(ApiKey.account))
+    ).one_or_none()
     if key is None:
         raise NotFoundError(f"API key '{public_id}' does not exist")
     return key
@@ -192,7 +194,9 @@ def parse_token(credentials: str | None) -> tuple[str, str]:
 def authenticate(session: Session, credentials: str | None) -> Principal:
     """Check a ``Token PUBLIC$SECRET`` credential and say who it is; never leaks the secret."""
     public_id, secret = parse_token(credentials)
-    key = session.scalars(select(ApiKey).where(ApiKey.public_id == public_id)).one_or_none()
+    key = session.scalars(
+        select(ApiKey).where(ApiKey.public_id == public_id).options(joinedload(ApiKey.account))
+    ).one_or_none()
     if key is None:
         raise InvalidApiKeyError(f"no API key with public id '{public_id[:PUBLIC_ID_LENGTH]}'")
     if not verify_secret(secret, key.secret_hash):

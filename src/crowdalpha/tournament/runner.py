@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crowdalpha.tournament import accounts, resolution, rounds, submissions, webhooks
 from crowdalpha.tournament import feed as feed_mod
-from crowdalpha.tournament.clock import Clock, ensure_utc
+from crowdalpha.tournament.clock import Clock, ReplayClock, ensure_utc
 from crowdalpha.tournament.db import session_scope
 from crowdalpha.tournament.errors import RoundStateError
 from crowdalpha.tournament.payouts import PayoutRules
@@ -65,8 +65,12 @@ class Tournament:
 
     def open_round(self) -> Event:
         """Open the next round now on the newest live era (publishing a new era if the
-        newest one already had its round) and archive its live data."""
-        with session_scope(self.factory) as session:
+        newest one already had its round) and archive its live data.
+
+        The round opens at the moment it was asked for, even when publishing the era
+        takes a while (hours, on a fast demo clock)."""
+        asked_at = ReplayClock(ensure_utc(self.clock.now(), name="clock.now()"))
+        with session_scope(self.factory, writes=True) as session:
             already = rounds.current_round(session)
             if already is not None:
                 raise RoundStateError(
@@ -82,7 +86,7 @@ class Tournament:
             feed_mod.archive_round_data(
                 self.store, number, live, features, self.feed.example_predictions()
             )
-            opened = rounds.open_round(session, era=era, clock=self.clock, schedule=self.schedule)
+            opened = rounds.open_round(session, era=era, clock=asked_at, schedule=self.schedule)
             if opened.number != number:  # another process opened one meanwhile
                 raise RoundStateError(f"round {number} was opened by another process")
             closes = opened.closes_at.isoformat()
@@ -98,7 +102,7 @@ class Tournament:
         """Submit the example predictions for the operator's benchmark models, and for its
         integration-test models on their weekdays, through the participants' path (in the
         opening's transaction: a failure opens nothing)."""
-        weekday = ensure_utc(self.clock.now(), name="clock.now()").weekday()
+        weekday = round.opens_at.weekday()
         operator = accounts.get_operator(session, missing_ok=True)
         if operator is None:
             return 0
@@ -119,7 +123,7 @@ class Tournament:
 
     def close_round(self, *, early: bool = False) -> Event:
         """Close the open round (at or after its close time; any time with ``early``)."""
-        with session_scope(self.factory) as session:
+        with session_scope(self.factory, writes=True) as session:
             current = rounds.current_round(session)
             if current is None:
                 raise RoundStateError("no round is open")
@@ -129,7 +133,7 @@ class Tournament:
 
     def score_next_day(self, round_number: int) -> Event | None:
         """Score the next day of round ``round_number``; None when it is already resolved."""
-        with session_scope(self.factory) as session:
+        with session_scope(self.factory, writes=True) as session:
             round = rounds.get_round(session, round_number)
             outcome = resolution.score_day(
                 session, self.store, self.feed, round, clock=self.clock, rules=self.rules

@@ -78,6 +78,17 @@ def parse_submission(
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> pd.Series:
     """Check a submission file against the round's live ids; the predictions by id, in live order."""
+    predictions, _aligned = _checked_predictions(
+        data, filename, round_number=round_number, live_ids=live_ids, max_bytes=max_bytes
+    )
+    return predictions
+
+
+def _checked_predictions(
+    data: bytes, filename: str, *, round_number: int, live_ids: pd.Index, max_bytes: int
+) -> tuple[pd.Series, np.ndarray]:
+    """``parse_submission``'s checks; also the float64 vector aligned with ``live_ids``
+    (NaN where left out), which the scoring copy stores."""
     if len(data) > max_bytes:
         raise InvalidSubmissionFileError(
             f"'{filename}' for round {round_number} is {len(data)} bytes, the limit is {max_bytes}"
@@ -106,12 +117,16 @@ def parse_submission(
             f"{len(duplicated)} ids of round {round_number} duplicated, first: {_first(duplicated)}"
         )
     live = pd.Index(live_ids.astype(str))
-    unknown = ids[~ids.isin(live)]
+    # get_indexer, not isin: isin on Arrow-backed strings is ~20x slower (pandas 3).
+    position = live.get_indexer(pd.Index(ids))
+    unknown = ids[position < 0]
     if len(unknown):
         raise InvalidSubmissionIdsError(
             f"{len(unknown)} ids not in round {round_number}, first: {_first(unknown)}"
         )
-    missing = live[~live.isin(ids)]
+    covered = np.zeros(len(live), dtype=bool)
+    covered[position] = True
+    missing = live[~covered]
     coverage = 1 - len(missing) / len(live) if len(live) else 0.0
     if coverage < MIN_COVERAGE:
         raise InvalidSubmissionIdsError(
@@ -145,10 +160,16 @@ def parse_submission(
             f"all {len(values)} predictions of round {round_number} equal {float(values.iloc[0])!r}; "
             "constant predictions cannot be scored"
         )
-    series = pd.Series(
-        values.to_numpy(), index=pd.Index(ids.to_numpy(), name="id"), name="prediction"
+    numbers = values.to_numpy(np.float64)
+    in_live_order = np.argsort(position, kind="stable")
+    predictions = pd.Series(
+        numbers[in_live_order],
+        index=live[np.sort(position)].rename("id"),  # the same ids, taken from the live index
+        name="prediction",
     )
-    return series.reindex(live[live.isin(ids)])
+    aligned = np.full(len(live), np.nan)
+    aligned[position] = numbers
+    return predictions, aligned
 
 
 def submit(
@@ -162,13 +183,17 @@ def submit(
     by: Account,
     clock: Clock,
     live_ids: pd.Index,
+    live_fingerprint: str | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Submission:
-    """Accept ``model``'s predictions for ``round`` from its owner ``by``; late after the close."""
+    """Accept ``model``'s predictions for ``round`` from its owner ``by``; late after the close.
+
+    ``live_fingerprint`` is ``ids_fingerprint(live_ids)``, for callers that keep it per round.
+    """
     require_owner(model, by)
     if round.status == RoundStatus.RESOLVED:
         raise RoundStateError(f"round {round.number} is resolved; it takes no more submissions")
-    predictions = parse_submission(
+    predictions, aligned_values = _checked_predictions(
         data, filename, round_number=round.number, live_ids=live_ids, max_bytes=max_bytes
     )
     now = ensure_utc(clock.now(), name="clock.now()")
@@ -177,9 +202,11 @@ def submit(
     buffer = io.BytesIO()
     predictions.to_frame().to_parquet(buffer)
     aligned = io.BytesIO()
-    live = pd.Index(live_ids.astype(str))
-    np.save(aligned, predictions.reindex(live).to_numpy(np.float64), allow_pickle=False)
-    scoring_copy = scoring_copy_path(relative, ids_fingerprint(live))
+    np.save(aligned, aligned_values, allow_pickle=False)
+    if live_fingerprint is None:
+        live_fingerprint = ids_fingerprint(pd.Index(live_ids.astype(str)))
+    fingerprint = live_fingerprint
+    scoring_copy = scoring_copy_path(relative, fingerprint)
     with atomic(session):
         row = Submission(
             model_id=model.id,

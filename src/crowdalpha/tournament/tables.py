@@ -195,6 +195,7 @@ class Account(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[AccountRole] = mapped_column(_enum(AccountRole, "account_role"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    password_hash: Mapped[str | None] = mapped_column(String(200))  # scrypt$n$r$p$salt$hash
 
     models: Mapped[list[Model]] = relationship(back_populates="account", order_by="Model.id")
     api_keys: Mapped[list[ApiKey]] = relationship(back_populates="account", order_by="ApiKey.id")

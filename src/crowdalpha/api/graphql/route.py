@@ -15,7 +15,15 @@ from typing import Any
 from ariadne import graphql_sync, unwrap_graphql_error
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from graphql import DocumentNode, GraphQLError, parse
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    parse,
+    validate,
+)
 from starlette.concurrency import run_in_threadpool
 
 from crowdalpha.api.context import RequestContext, Services
@@ -60,9 +68,32 @@ def _cached_parser(_context: Any, data: dict[str, Any]) -> DocumentNode:
     return _parse(data["query"])
 
 
+_validated: dict[int, tuple[DocumentNode, list[GraphQLError]]] = {}
+
+
+def _cached_validator(
+    schema: GraphQLSchema, document: DocumentNode, **options: Any
+) -> list[GraphQLError]:
+    """Validation depends only on the schema and the (cached, reused) document: do it once."""
+    seen = _validated.get(id(document))
+    if seen is None or seen[0] is not document:
+        if len(_validated) > 1024:
+            _validated.clear()
+        seen = _validated[id(document)] = (document, validate(schema, document, **options))
+    return seen[1]
+
+
+def is_mutation(query: str) -> bool:
+    """True when the request's document holds a mutation (it will write)."""
+    return any(
+        isinstance(node, OperationDefinitionNode) and node.operation == OperationType.MUTATION
+        for node in _parse(query).definitions
+    )
+
+
 def execute(services: Services, body: Any, authorization: str | None) -> dict[str, Any]:
     """Run one GraphQL request in its own unit of work."""
-    ctx = RequestContext(services, authorization)
+    ctx = RequestContext(services, authorization, writes=is_mutation(body["query"]))
     ok = False
     try:
         _, result = graphql_sync(

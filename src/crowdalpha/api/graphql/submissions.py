@@ -113,6 +113,7 @@ def resolve_create_submission(
         ctx.session, ctx.services.store, model, round, data, name,
         by=principal.account, clock=ctx.services.clock,
         live_ids=ctx.services.live_ids(round.number),
+        live_fingerprint=ctx.services.live_fingerprint(round.number),
         max_bytes=ctx.services.settings.max_upload_bytes,
     )
     return submission_view(ctx, row, True)
