@@ -98,7 +98,8 @@ def execute(services: Services, body: Any, authorization: str | None) -> dict[st
     try:
         _, result = graphql_sync(
             executable_schema(), body, context_value=ctx, query_parser=_cached_parser,
-            error_formatter=format_error, debug=False, logger=_ARIADNE_LOG,
+            query_validator=_cached_validator, error_formatter=format_error, debug=False,
+            logger=_ARIADNE_LOG,
         )
         ok = not result.get("errors")
     finally:
