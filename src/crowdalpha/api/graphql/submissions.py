@@ -57,11 +57,11 @@ def take_upload(ctx: RequestContext, principal: Principal, slot: str) -> tuple[b
             "use the filename that the upload authorization returned"
         )
     store = ctx.services.store
-    note = files.rejected_note(store, slot)
+    data = files.read_upload(store, slot)
+    note = files.rejected_note(store, slot) if data is None else None
     if note is not None:
         files.remove_upload(store, slot)
         raise InvalidSubmissionFileError(f"the upload of '{rest.split('/')[-1]}' was refused: {note}")
-    data = files.read_upload(store, slot)
     if data is None:
         raise InvalidSubmissionFileError(
             f"nothing was uploaded for '{rest.split('/')[-1]}': the PUT to the upload URL did not "
