@@ -459,9 +459,9 @@ def serve(
         home = settings.home
     os.environ.update({"CROWDALPHA_HOME": str(home), "CROWDALPHA_HOST": host,
                        "CROWDALPHA_PORT": str(port), "CROWDALPHA_SCHEDULE": schedule})
-    from crowdalpha.api.app import app_from_environment
+    from crowdalpha.api.app import settings_from_environment
 
-    app_from_environment()  # fail here, with one clear line, on bad settings
+    settings_from_environment()  # fail here, with one clear line, on bad settings
     typer.echo(f"crowdalpha serving {home} at http://{host}:{port}/graphql "
                f"(operator API docs at http://{host}:{port}/docs)")
     uvicorn.run("crowdalpha.api.app:app_from_environment", factory=True, host=host, port=port,

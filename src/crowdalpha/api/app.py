@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+import os
 
+import fsspec
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -96,7 +97,7 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> FastAPI:
     app.state.store = store
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     app.state.file_sources = {
-        "datasets": FileSource(*_local(settings.datasets_dir)),
+        "datasets": FileSource(fsspec.filesystem("file"), str(settings.datasets_dir)),
         "store": FileSource(*store),
     }
     app.include_router(graphql_router)
@@ -121,17 +122,14 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> FastAPI:
     return app
 
 
-def _local(path: Any) -> tuple[Any, str]:
-    import fsspec
-
-    return fsspec.filesystem("file"), str(path)
+def settings_from_environment() -> ApiSettings:
+    """The server's settings from the ``CROWDALPHA_*`` variables ``crowdalpha serve`` sets."""
+    return resolve_api_settings(
+        host=os.environ.get("CROWDALPHA_HOST", "127.0.0.1"),
+        port=int(os.environ.get("CROWDALPHA_PORT", "8000")),
+    )
 
 
 def app_from_environment() -> FastAPI:
-    """The factory uvicorn workers call: settings from the ``CROWDALPHA_*`` variables."""
-    import os
-
-    return create_app(resolve_api_settings(
-        host=os.environ.get("CROWDALPHA_HOST", "127.0.0.1"),
-        port=int(os.environ.get("CROWDALPHA_PORT", "8000")),
-    ))
+    """The factory uvicorn workers call."""
+    return create_app(settings_from_environment())

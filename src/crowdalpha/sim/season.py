@@ -114,10 +114,7 @@ def _participants_act(
         if change.action is StakeAction.INCREASE:
             stakes.increase_stake(session, model, change.amount, by=owner, clock=clock)
         else:
-            stakes.request_stake_decrease(
-                session, model, change.amount, by=owner, clock=clock,
-                at_risk_until_round=rounds.last_round_at_risk(session, model),
-            )
+            rounds.decrease_stake(session, model, change.amount, by=owner, clock=clock)
 
 
 def run_season(

@@ -31,7 +31,14 @@ from crowdalpha.tournament.errors import (
     RoundStateError,
 )
 from crowdalpha.tournament.ledger import ZERO
-from crowdalpha.tournament.tables import Model, Round, RoundStake, RoundStatus
+from crowdalpha.tournament.tables import (
+    Account,
+    Model,
+    PendingRelease,
+    Round,
+    RoundStake,
+    RoundStatus,
+)
 
 DEFAULT_RESOLVES_AFTER_DAYS = 20
 
@@ -241,6 +248,19 @@ def last_round_at_risk(session: Session, model: Model) -> int | None:
     )
 
 
+def decrease_stake(
+    session: Session, model: Model, amount: Decimal | int | str, *, by: Account, clock: Clock,
+    memo: str | None = None,
+) -> PendingRelease:
+    """Take ``amount`` off the model's stake now; it stays at risk in every closed round it
+    was staked in and goes back to the wallet when the last of them resolves (at once when
+    it is at risk in none)."""
+    return stakes.request_stake_decrease(
+        session, model, amount, by=by, clock=clock,
+        at_risk_until_round=last_round_at_risk(session, model), memo=memo,
+    )
+
+
 def scoring_day_due(round: Round, day: int) -> datetime:
     """When day ``day`` of ``round``'s horizon is known: ``day`` trading days (Monday to
     Friday) after its close, at the close's time of day."""
@@ -283,6 +303,7 @@ __all__ = [
     "close_round",
     "current_round",
     "days_due",
+    "decrease_stake",
     "get_round",
     "last_round_at_risk",
     "next_round_number",

@@ -116,7 +116,8 @@ def _checked_predictions(
         raise InvalidSubmissionIdsError(
             f"{len(duplicated)} ids of round {round_number} duplicated, first: {_first(duplicated)}"
         )
-    live = pd.Index(live_ids.astype(str))
+    # Reuse the caller's index when it already holds strings: its hash table is built once.
+    live = live_ids if live_ids.dtype == "str" else pd.Index(live_ids.astype(str))
     # get_indexer, not isin: isin on Arrow-backed strings is ~20x slower (pandas 3).
     position = live.get_indexer(pd.Index(ids))
     unknown = ids[position < 0]

@@ -558,13 +558,12 @@ def set_stake(
                        f"{format_amount(change)} moved from your wallet; it counts from the next "
                        "round to close")
         elif change < 0:
-            until = rounds.last_round_at_risk(session, model)
-            release = stakes.request_stake_decrease(
-                session, model, -change, by=account, clock=clock, at_risk_until_round=until,
-                memo="set stake",
+            release = rounds.decrease_stake(
+                session, model, -change, by=account, clock=clock, memo="set stake"
             )
             back = ("went back to your wallet" if release.status == ReleaseStatus.RELEASED
-                    else f"goes back to your wallet when round {until} resolves")
+                    else f"goes back to your wallet when round {release.release_after_round} "
+                    "resolves")
             message = f"stake of '{name}' lowered to {format_amount(target)}: {format_amount(-change)} {back}"
         else:
             message = f"stake of '{name}' is already {format_amount(target)}"

@@ -17,7 +17,7 @@ from graphql import GraphQLResolveInfo
 from sqlalchemy import select
 
 from crowdalpha.api.graphql.common import check_tournament, context, own_model
-from crowdalpha.api.graphql.submissions import take_upload, upload_auth
+from crowdalpha.api.graphql.submissions import resolve_upload_auth, take_upload
 from crowdalpha.data import layout
 from crowdalpha.errors import NotFoundError
 from crowdalpha.toolkit.diagnostics import read_predictions, validation_diagnostics
@@ -27,15 +27,8 @@ query = QueryType()
 mutation = MutationType()
 
 
-@query.field("diagnosticsUploadAuth")
-def resolve_diagnostics_upload_auth(
-    _: Any, info: GraphQLResolveInfo, filename: str, tournament: int, modelId: str | None = None
-) -> dict[str, str]:
-    check_tournament(tournament)
-    ctx = context(info)
-    principal = ctx.principal("upload")
-    own_model(ctx, modelId, principal)
-    return upload_auth(ctx, principal, filename)
+# The upload of a validation file is authorized exactly like a submission's.
+query.set_field("diagnosticsUploadAuth", resolve_upload_auth)
 
 
 @mutation.field("createDiagnostics")

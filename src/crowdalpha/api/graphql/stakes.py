@@ -25,14 +25,13 @@ mutation = MutationType()
 
 def _decrease(ctx: RequestContext, model: Model, amount: Decimal | str, *, drain: bool) -> dict[str, Any]:
     principal = ctx.principal("stake")
-    until = rounds.last_round_at_risk(ctx.session, model)
-    release = stakes.request_stake_decrease(
+    release = rounds.decrease_stake(
         ctx.session, model, amount, by=principal.account, clock=ctx.services.clock,
-        at_risk_until_round=until, memo="drain" if drain else None,
+        memo="drain" if drain else None,
     )
     due = None
-    if until is not None:
-        last = rounds.get_round(ctx.session, until)
+    if release.release_after_round is not None:
+        last = rounds.get_round(ctx.session, release.release_after_round)
         due = rounds.scoring_day_due(last, last.resolves_after_days)
     released = release.status == ReleaseStatus.RELEASED
     return {
