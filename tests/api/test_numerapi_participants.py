@@ -190,7 +190,7 @@ def test_malformed_files_and_missing_ids(server: Server, participant: Participan
 
 
 def test_nothing_uploaded(server: Server, participant: Participant) -> None:
-    mutation = """mutation($m: String) { create_submission(filename: "%s/0123456789abcdef/p.csv",
+    mutation = """mutation($m: String) { create_submission(filename: "%s/0123456789abcdef0123456789abcdef-p.csv",
                   tournament: 8, modelId: $m) { id } }"""
     napi = participant.api()
     account_id = napi.get_account()["id"]

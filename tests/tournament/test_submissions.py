@@ -189,6 +189,99 @@ REJECTIONS = [
 ]
 
 
+def _parquet(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer)
+    return buffer.getvalue()
+
+
+REJECTIONS += [
+    (
+        b"id,id,prediction\nid00,id01,0.5\n",
+        "p.csv",
+        InvalidSubmissionFileError,
+        "invalid_submission_file: 'p.csv' has 2 'id' columns; columns: ['id', 'id', 'prediction']",
+    ),
+    (
+        b"id,prediction\nid00,0.5\nid01,0.4,0.3\n",
+        "p.csv",
+        InvalidSubmissionFileError,
+        "invalid_submission_file: 'p.csv' cannot be read as CSV (CSV parse error: Row #3: Expected 2 columns, got 3: id01,0.4,0.3)",
+    ),
+    (
+        b"id,prediction\nid00,0.5\n\xff\xfe,0.4\n",
+        "p.csv",
+        InvalidSubmissionFileError,
+        "invalid_submission_file: 'p.csv' cannot be read as CSV (",
+    ),
+    (  # the words pandas reads as missing are missing ids, not ids
+        b"id,prediction\nid00,0.5\nNA,0.4\n",
+        "p.csv",
+        InvalidSubmissionIdsError,
+        "invalid_submission_ids: 1 ids of 'p.csv' for round 1 are empty, first at row 1",
+    ),
+    (  # ... and missing predictions
+        csv(list(LIVE), [0.1] * 9 + ["NA"]),
+        "p.csv",
+        InvalidPredictionsError,
+        "invalid_submission_predictions: 1 predictions of round 1 are NaN, first at id 'id09'",
+    ),
+    (
+        csv(["zz1", *LIVE, "zz1"], list(np.linspace(0, 1, 12))),
+        "p.csv",
+        InvalidSubmissionIdsError,
+        "invalid_submission_ids: 1 ids of round 1 duplicated, first: 'zz1'",
+    ),
+    (
+        _parquet(pd.DataFrame({"id": list(LIVE), "prediction": [[0.5]] * 10})),
+        "p.parquet",
+        InvalidPredictionsError,
+        "invalid_submission_predictions: 10 values of column 'prediction' in round 1 are not numbers, "
+        "first: '[0.5]' at id 'id00'",
+    ),
+    (
+        csv(list(LIVE), [0.1] * 8 + [float("inf"), 0.2]),
+        "p.csv",
+        InvalidPredictionsError,
+        "invalid_submission_predictions: 1 predictions of round 1 are outside [0, 1], first: inf at id 'id08'",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        pd.DataFrame({"id": pd.Categorical(list(LIVE)), "prediction": np.linspace(0, 1, 10)}),
+        pd.DataFrame({"id": list(LIVE), "prediction": [str(v) for v in np.linspace(0, 1, 10)]}),
+        pd.DataFrame({"id": list(LIVE), "prediction": np.linspace(0, 1, 10).astype(np.float32)}),
+        pd.DataFrame({"id": list(LIVE), "prediction": [0, 1] * 5}),
+    ],
+    ids=["categorical-ids", "numbers-as-text", "float32", "integers"],
+)
+def test_parquet_columns_of_other_types_are_read(frame: pd.DataFrame) -> None:
+    parsed = submissions.parse_submission(_parquet(frame), "p.parquet", round_number=1, live_ids=LIVE)
+    assert list(parsed.index) == list(LIVE)
+    np.testing.assert_allclose(parsed.to_numpy(), frame["prediction"].astype(float), rtol=1e-7)
+
+
+def test_stored_file_reads_back_with_pandas_and_in_live_order(
+    session: Session, clock: ReplayClock, store: submissions.Store, world: tuple
+) -> None:
+    alice, _, model, round_ = world
+    shuffled = [LIVE[i] for i in (9, 0, 5, 1, 2, 3, 4, 6, 7)]
+    sub = submissions.submit(
+        session, store, model, round_, csv(shuffled, [i / 10 for i in range(9)]), "p.csv",
+        by=alice, clock=clock, live_ids=LIVE,
+    )
+    fs, root = store
+    with fs.open(f"{root}/{sub.path}", "rb") as f:
+        frame = pd.read_parquet(f)
+    assert frame.index.name == "id" and frame.columns.tolist() == ["prediction"]
+    assert list(frame.index) == [i for i in LIVE if i != "id08"]
+    assert frame.loc["id09", "prediction"] == 0.0 and frame.loc["id00", "prediction"] == 0.1
+    assert sub.rows == 9
+
+
 @pytest.mark.parametrize(("data", "filename", "error", "message"), REJECTIONS)
 def test_rejections_say_why_and_change_nothing(
     session: Session,
@@ -308,3 +401,32 @@ def test_files_of_a_rolled_back_transaction_are_deleted(
     assert len(stored_files(store)) == 2
     with factory() as session:
         assert session.scalar(select(func.count()).select_from(Submission)) == 1
+
+
+@pytest.mark.parametrize("failing", ["scoring copy", "row"])
+def test_a_failure_midway_leaves_no_file_and_no_row(
+    session: Session, clock: ReplayClock, store: submissions.Store, world: tuple,
+    monkeypatch: pytest.MonkeyPatch, failing: str,
+) -> None:
+    alice, _, model, round_ = world
+    if failing == "scoring copy":
+        real_write = submissions.file_store.write_bytes
+
+        def write_bytes(store: submissions.Store, relative: str, data: bytes) -> None:
+            if relative.endswith(".npy"):
+                raise OSError("disk full")
+            real_write(store, relative, data)
+
+        monkeypatch.setattr(submissions.file_store, "write_bytes", write_bytes)
+    else:
+        def flush(*_: object) -> None:
+            raise OSError("connection lost")
+
+        monkeypatch.setattr(session, "flush", flush)
+    with pytest.raises(OSError):
+        submissions.submit(session, store, model, round_, good(), "p.csv", by=alice, clock=clock, live_ids=LIVE)
+    assert stored_files(store) == []
+    monkeypatch.undo()
+    assert session.scalar(select(func.count(Submission.id))) == 0  # nothing left to flush either
+    session.commit()
+    assert session.scalar(select(func.count(Submission.id))) == 0

@@ -3,7 +3,7 @@
 Downloads serve dataset files from ``HOME/datasets`` (``/files/datasets/...``)
 and stored files such as submissions and round archives from the file store
 (``/files/store/...``), through fsspec: a local folder or any S3-compatible
-store. Uploads land in the store under ``uploads/<account>/<token>/<name>``,
+store. Uploads land in the store under ``uploads/<account>/<token>-<name>``,
 where ``create_submission`` or ``createDiagnostics`` picks them up; a refused
 upload leaves a ``.rejected`` note saying why, so the next call can tell the user.
 """

@@ -21,13 +21,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crowdalpha.tournament import rounds as rounds_mod
 from crowdalpha.tournament import store as file_store
 from crowdalpha.tournament.clock import Clock, ensure_utc
-from crowdalpha.tournament.db import atomic
 from crowdalpha.tournament.errors import (
     InvalidPredictionsError,
     InvalidSubmissionFileError,
@@ -44,29 +47,66 @@ PREDICTION_COLUMNS = ("prediction", "probability")
 Store = file_store.Store
 
 
-def _read(data: bytes, filename: str) -> pd.DataFrame:
+_CSV_READ = pacsv.ReadOptions(use_threads=False)  # the server runs many requests at once
+# Ids are text; the usual missing-value words ('', 'NA', 'nan', ...) are missing, as in pandas.
+_CSV_CONVERT = pacsv.ConvertOptions(column_types={"id": pa.string()}, strings_can_be_null=True)
+# How stored submissions look to pandas: a float ``prediction`` column indexed by ``id``.
+_STORED_SCHEMA = pa.Schema.from_pandas(
+    pd.DataFrame({"prediction": pd.Series([], dtype="float64")}, index=pd.Index([], dtype="str", name="id"))
+)
+
+
+def _read(data: bytes, filename: str) -> pa.Table:
     name = filename.lower()
     is_parquet = name.endswith(".parquet") or (not name.endswith(".csv") and data[:4] == b"PAR1")
     if not is_parquet and not name.endswith(".csv"):
         raise InvalidSubmissionFileError(f"'{filename}' is not a .csv or .parquet file")
     try:
         if is_parquet:
-            frame = pd.read_parquet(io.BytesIO(data))
-            if "id" not in frame.columns and frame.index.name == "id":
-                frame = frame.reset_index()
-        else:
-            frame = pd.read_csv(io.BytesIO(data), dtype={"id": str}, keep_default_na=True)
+            return pq.read_table(pa.BufferReader(data))
+        return pacsv.read_csv(pa.BufferReader(data), read_options=_CSV_READ, convert_options=_CSV_CONVERT)
     except Exception as exc:  # any parser failure is the file's fault
         kind = "parquet" if is_parquet else "CSV"
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InvalidSubmissionFileError(
             f"'{filename}' cannot be read as {kind} ({reason})"
         ) from None
-    return frame.reset_index(drop=True)
 
 
 def _first(values: Any) -> str:
     return repr(str(next(iter(values))))
+
+
+def _column(table: pa.Table, name: str, filename: str) -> pa.Array:
+    if table.column_names.count(name) > 1:
+        raise InvalidSubmissionFileError(
+            f"'{filename}' has {table.column_names.count(name)} '{name}' columns; columns: {table.column_names}"
+        )
+    return table.column(name).combine_chunks()
+
+
+def _id_strings(ids: pa.Array, filename: str) -> pa.Array:
+    """The ids as text, whatever type the file stored them as."""
+    if pa.types.is_large_string(ids.type):
+        return ids
+    try:
+        return pc.cast(ids, pa.large_string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise InvalidSubmissionFileError(
+            f"'{filename}' has ids of type {ids.type}, which cannot be read as text"
+        ) from None
+
+
+def _numbers(raw: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The column as float64 (NaN where missing) and where it holds something that is not a number."""
+    kind = raw.type
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind) \
+            or pa.types.is_decimal(kind) or pa.types.is_null(kind):
+        values = pc.cast(raw, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
+        return values, np.zeros(len(values), dtype=bool)
+    text = raw.to_pandas()  # text, lists, ...: what pandas cannot read as a number is not one
+    values = pd.to_numeric(text, errors="coerce").to_numpy(np.float64, na_value=np.nan)
+    return values, np.isnan(values) & text.notna().to_numpy()
 
 
 def parse_submission(
@@ -78,25 +118,32 @@ def parse_submission(
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> pd.Series:
     """Check a submission file against the round's live ids; the predictions by id, in live order."""
-    predictions, _aligned = _checked_predictions(
-        data, filename, round_number=round_number, live_ids=live_ids, max_bytes=max_bytes
+    live = _live_strings(live_ids)
+    aligned = _checked_predictions(
+        data, filename, round_number=round_number, live_ids=live, max_bytes=max_bytes
     )
-    return predictions
+    covered = ~np.isnan(aligned)
+    return pd.Series(aligned[covered], index=live[covered].rename("id"), name="prediction")
+
+
+def _live_strings(live_ids: pd.Index) -> pd.Index:
+    # Reuse the caller's index when it already holds strings: no copy per submission.
+    return live_ids if live_ids.dtype == "str" else pd.Index(live_ids.astype(str))
 
 
 def _checked_predictions(
     data: bytes, filename: str, *, round_number: int, live_ids: pd.Index, max_bytes: int
-) -> tuple[pd.Series, np.ndarray]:
-    """``parse_submission``'s checks; also the float64 vector aligned with ``live_ids``
-    (NaN where left out), which the scoring copy stores."""
+) -> np.ndarray:
+    """``parse_submission``'s checks; the predictions as a float64 vector aligned with
+    ``live_ids`` (a ``str`` index), NaN where the file left an id out."""
     if len(data) > max_bytes:
         raise InvalidSubmissionFileError(
             f"'{filename}' for round {round_number} is {len(data)} bytes, the limit is {max_bytes}"
         )
     if len(data) == 0:
         raise InvalidSubmissionFileError(f"'{filename}' for round {round_number} is empty")
-    frame = _read(data, filename)
-    columns = [str(c) for c in frame.columns]
+    table = _read(data, filename)
+    columns = [str(c) for c in table.column_names]
     if "id" not in columns:
         raise InvalidSubmissionFileError(f"'{filename}' has no 'id' column; columns: {columns}")
     column = next((c for c in PREDICTION_COLUMNS if c in columns), None)
@@ -104,73 +151,75 @@ def _checked_predictions(
         raise InvalidSubmissionFileError(
             f"'{filename}' has no 'prediction' or 'probability' column; columns: {columns}"
         )
-    ids = frame["id"]
-    if ids.isna().any():
-        rows = ids.index[ids.isna()]
+    ids = _id_strings(_column(table, "id", filename), filename)
+    empty = pc.fill_null(pc.equal(pc.binary_length(ids), 0), True).to_numpy(zero_copy_only=False)
+    if empty.any():
+        rows = np.flatnonzero(empty)
         raise InvalidSubmissionIdsError(
             f"{len(rows)} ids of '{filename}' for round {round_number} are empty, first at row {int(rows[0])}"
         )
-    ids = ids.astype(str)
-    duplicated = ids[ids.duplicated()].unique()
-    if len(duplicated):
+    live = pa.array(live_ids.array, type=pa.large_string())
+    position = pc.fill_null(pc.index_in(ids, value_set=live), -1).to_numpy(zero_copy_only=False)
+    unknown = position < 0
+    known_repeats = np.bincount(position[~unknown], minlength=len(live)).max(initial=0) > 1
+    if known_repeats or unknown.any():  # only a refused file pays for the details
+        names = pd.Series(ids.to_numpy(zero_copy_only=False), dtype=object)
+        duplicated = names[names.duplicated()].unique()
+        if len(duplicated):
+            raise InvalidSubmissionIdsError(
+                f"{len(duplicated)} ids of round {round_number} duplicated, first: {_first(duplicated)}"
+            )
         raise InvalidSubmissionIdsError(
-            f"{len(duplicated)} ids of round {round_number} duplicated, first: {_first(duplicated)}"
-        )
-    # Reuse the caller's index when it already holds strings: its hash table is built once.
-    live = live_ids if live_ids.dtype == "str" else pd.Index(live_ids.astype(str))
-    # get_indexer, not isin: isin on Arrow-backed strings is ~20x slower (pandas 3).
-    position = live.get_indexer(pd.Index(ids))
-    unknown = ids[position < 0]
-    if len(unknown):
-        raise InvalidSubmissionIdsError(
-            f"{len(unknown)} ids not in round {round_number}, first: {_first(unknown)}"
+            f"{int(unknown.sum())} ids not in round {round_number}, first: {_first(names[unknown])}"
         )
     covered = np.zeros(len(live), dtype=bool)
     covered[position] = True
-    missing = live[~covered]
+    missing = np.flatnonzero(~covered)
     coverage = 1 - len(missing) / len(live) if len(live) else 0.0
     if coverage < MIN_COVERAGE:
         raise InvalidSubmissionIdsError(
-            f"{len(missing)} ids of round {round_number} missing, first: {_first(missing)}; "
+            f"{len(missing)} ids of round {round_number} missing, first: {_first(live_ids[missing])}; "
             f"covers {coverage:.1%}, at least {MIN_COVERAGE:.0%} needed"
         )
-    raw = frame[column]
-    values = pd.to_numeric(raw, errors="coerce") if raw.dtype != bool else raw.astype(float)
-    bad = values.isna() & raw.notna()
+    raw = _column(table, column, filename)
+    values, bad = _numbers(raw)
     if bad.any():
-        at = bad.idxmax()
+        at = int(bad.argmax())
         raise InvalidPredictionsError(
             f"{int(bad.sum())} values of column '{column}' in round {round_number} are not numbers, "
-            f"first: {str(raw[at])!r} at id {ids[at]!r}"
+            f"first: {str(raw[at].as_py())!r} at id {ids[at].as_py()!r}"
         )
-    values = values.astype(float)
-    if values.isna().any():
-        at = values.isna().idxmax()
+    nan = np.isnan(values)
+    if nan.any():
+        at = int(nan.argmax())
         raise InvalidPredictionsError(
-            f"{int(values.isna().sum())} predictions of round {round_number} are NaN, first at id {ids[at]!r}"
+            f"{int(nan.sum())} predictions of round {round_number} are NaN, first at id {ids[at].as_py()!r}"
         )
-    outside = ~values.between(0.0, 1.0)
+    outside = (values < 0.0) | (values > 1.0)
     if outside.any():
-        at = outside.idxmax()
+        at = int(outside.argmax())
         raise InvalidPredictionsError(
             f"{int(outside.sum())} predictions of round {round_number} are outside [0, 1], "
-            f"first: {float(values[at])!r} at id {ids[at]!r}"
+            f"first: {float(values[at])!r} at id {ids[at].as_py()!r}"
         )
-    if values.nunique() < 2:
+    if values.min() == values.max():
         raise InvalidPredictionsError(
-            f"all {len(values)} predictions of round {round_number} equal {float(values.iloc[0])!r}; "
+            f"all {len(values)} predictions of round {round_number} equal {float(values[0])!r}; "
             "constant predictions cannot be scored"
         )
-    numbers = values.to_numpy(np.float64)
-    in_live_order = np.argsort(position, kind="stable")
-    predictions = pd.Series(
-        numbers[in_live_order],
-        index=live[np.sort(position)].rename("id"),  # the same ids, taken from the live index
-        name="prediction",
-    )
     aligned = np.full(len(live), np.nan)
-    aligned[position] = numbers
-    return predictions, aligned
+    aligned[position] = values
+    return aligned
+
+
+def _stored_parquet(live_ids: pd.Index, aligned: np.ndarray) -> bytes:
+    """The predictions that ``aligned`` holds as parquet, indexed by id in live order."""
+    covered = ~np.isnan(aligned)
+    ids = pa.array(live_ids.array, type=pa.large_string()).filter(pa.array(covered))
+    table = pa.Table.from_arrays([pa.array(aligned[covered]), ids], schema=_STORED_SCHEMA)
+    out = pa.BufferOutputStream()
+    pq.write_table(table, out, use_dictionary=False, write_statistics=False)
+    return out.getvalue().to_pybytes()
 
 
 def submit(
@@ -194,39 +243,44 @@ def submit(
     require_owner(model, by)
     if round.status == RoundStatus.RESOLVED:
         raise RoundStateError(f"round {round.number} is resolved; it takes no more submissions")
-    predictions, aligned_values = _checked_predictions(
-        data, filename, round_number=round.number, live_ids=live_ids, max_bytes=max_bytes
+    live = _live_strings(live_ids)
+    aligned = _checked_predictions(
+        data, filename, round_number=round.number, live_ids=live, max_bytes=max_bytes
     )
     now = ensure_utc(clock.now(), name="clock.now()")
     late = round.status != RoundStatus.OPEN or now >= round.closes_at
     relative = f"submissions/round_{round.number}/model_{model.id}/{uuid.uuid4().hex}.parquet"
-    buffer = io.BytesIO()
-    predictions.to_frame().to_parquet(buffer)
-    aligned = io.BytesIO()
-    np.save(aligned, aligned_values, allow_pickle=False)
+    stored = _stored_parquet(live, aligned)
+    scoring = io.BytesIO()
+    np.save(scoring, aligned, allow_pickle=False)
     if live_fingerprint is None:
-        live_fingerprint = ids_fingerprint(pd.Index(live_ids.astype(str)))
-    fingerprint = live_fingerprint
-    scoring_copy = scoring_copy_path(relative, fingerprint)
-    with atomic(session):
+        live_fingerprint = ids_fingerprint(live)
+    scoring_copy = scoring_copy_path(relative, live_fingerprint)
+    # The files first, the row last (no SAVEPOINT round trips): a failure leaves neither.
+    written: list[str] = []
+    row: Submission | None = None
+    try:
+        for path, content in ((relative, stored), (scoring_copy, scoring.getvalue())):
+            file_store.write_bytes(store, path, content)
+            written.append(path)
         row = Submission(
             model_id=model.id,
             round_id=round.id,
             path=relative,
             filename=filename[:255],
-            rows=len(predictions),
+            rows=int((~np.isnan(aligned)).sum()),
             created_at=now,
             late=late,
             valid=True,
         )
         session.add(row)
         session.flush()
-        file_store.write_bytes(store, relative, buffer.getvalue())
-        try:
-            file_store.write_bytes(store, scoring_copy, aligned.getvalue())
-        except BaseException:
-            file_store.remove(store, relative)
-            raise
+    except BaseException:
+        if row is not None and row in session:
+            session.expunge(row)
+        for path in written:
+            file_store.remove(store, path)
+        raise
     file_store.remove_on_rollback(session, store, [relative, scoring_copy])
     return row
 

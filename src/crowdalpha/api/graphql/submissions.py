@@ -32,14 +32,17 @@ query = QueryType()
 mutation = MutationType()
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_SLOT = re.compile(r"[0-9a-f]{32}-(?P<name>[A-Za-z0-9._-]+)")
 
 
 def upload_slot(principal: Principal, filename: str) -> str:
-    """A fresh place for one upload of the caller: ``<account>/<random>/<clean name>``."""
+    """A fresh place for one upload of the caller: ``<account>/<random>-<clean name>``
+    (a file in the account's folder: a folder per upload would cost a directory creation
+    per upload and outlive the file)."""
     name = _UNSAFE.sub("_", PurePosixPath(filename.replace("\\", "/")).name).strip("._")[:100]
     if not name:
         raise InvalidValueError(f"filename {filename[:100]!r} has no usable name")
-    return f"{principal.account.id}/{uuid.uuid4().hex}/{name}"
+    return f"{principal.account.id}/{uuid.uuid4().hex}-{name}"
 
 
 def upload_auth(ctx: RequestContext, principal: Principal, filename: str) -> dict[str, str]:
@@ -51,7 +54,8 @@ def upload_auth(ctx: RequestContext, principal: Principal, filename: str) -> dic
 def take_upload(ctx: RequestContext, principal: Principal, slot: str) -> tuple[bytes, str]:
     """The bytes the caller uploaded to ``slot`` and their original name; removed after commit."""
     owner, _, rest = slot.partition("/")
-    if owner != str(principal.account.id) or rest.count("/") != 1:
+    match = _SLOT.fullmatch(rest)
+    if owner != str(principal.account.id) or match is None:
         raise PermissionDeniedError(
             f"'{slot[:120]}' is not an upload of account '{principal.account.name}'; "
             "use the filename that the upload authorization returned"
@@ -61,14 +65,14 @@ def take_upload(ctx: RequestContext, principal: Principal, slot: str) -> tuple[b
     note = files.rejected_note(store, slot) if data is None else None
     if note is not None:
         files.remove_upload(store, slot)
-        raise InvalidSubmissionFileError(f"the upload of '{rest.split('/')[-1]}' was refused: {note}")
+        raise InvalidSubmissionFileError(f"the upload of '{match['name']}' was refused: {note}")
     if data is None:
         raise InvalidSubmissionFileError(
-            f"nothing was uploaded for '{rest.split('/')[-1]}': the PUT to the upload URL did not "
+            f"nothing was uploaded for '{match['name']}': the PUT to the upload URL did not "
             "arrive (or the URL expired); ask for a new upload URL and upload again"
         )
     ctx.after_commit.append(lambda: files.remove_upload(store, slot))
-    return data, rest.split("/")[-1]
+    return data, match["name"]
 
 
 def open_round_for_submissions(ctx: RequestContext) -> Round:
