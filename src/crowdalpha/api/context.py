@@ -80,6 +80,26 @@ class RequestContext:
                 self._session.connection(execution_options=WRITE_TRANSACTION)
         return self._session
 
+    def reads_first(self) -> None:
+        """Declare a mutation that reads, then does slow work without the database (checks
+        and stores a file), then writes: on SQLite its write lock waits for ``begin_writing``
+        instead of being taken at the first query, so other writers are not held up meanwhile."""
+        if self._session is not None:
+            raise RuntimeError("reads_first() must come before the request's first query")
+        self.writes = False
+
+    def begin_writing(self) -> None:
+        """Start the writes of a ``reads_first`` mutation. On SQLite the reads' transaction
+        ends (what it loaded reloads on next use, so checks see the current state) and the
+        write lock is taken (BEGIN IMMEDIATE); other databases lock rows, not the whole
+        database, and go on in the same transaction."""
+        self.writes = True
+        session = self._session
+        if session is None or session.get_bind().dialect.name != "sqlite":
+            return
+        session.commit()
+        session.connection(execution_options=WRITE_TRANSACTION)
+
     def principal(self, scope: str = "read") -> Principal:
         """The authenticated caller, whose key must have ``scope``."""
         if self._principal is None:

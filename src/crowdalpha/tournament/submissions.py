@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import uuid
 import zlib
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -222,6 +223,112 @@ def _stored_parquet(live_ids: pd.Index, aligned: np.ndarray) -> bytes:
     return out.getvalue().to_pybytes()
 
 
+@dataclass(frozen=True)
+class PreparedSubmission:
+    """A checked file's stored copies, written but not yet recorded (``record_submission``)."""
+
+    model_id: int
+    round_id: int
+    path: str  # the predictions as parquet, indexed by id in live order
+    scoring_copy: str  # the float64 vector aligned with the live ids (``scoring_copy_path``)
+    rows: int
+    filename: str
+
+    def discard(self, store: Store) -> None:
+        """Remove the stored copies (the submission will not be recorded)."""
+        for path in (self.path, self.scoring_copy):
+            file_store.remove(store, path)
+
+
+def _require_not_resolved(round: Round) -> None:
+    if round.status == RoundStatus.RESOLVED:
+        raise RoundStateError(f"round {round.number} is resolved; it takes no more submissions")
+
+
+def prepare_submission(
+    store: Store,
+    model: Model,
+    round: Round,
+    data: bytes,
+    filename: str,
+    *,
+    live_ids: pd.Index,
+    live_fingerprint: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> PreparedSubmission:
+    """Check a file for ``round`` and store its copies, without the database: the slow part
+    of a submission, which a server does before it takes the database's write lock."""
+    live = _live_strings(live_ids)
+    aligned = _checked_predictions(
+        data, filename, round_number=round.number, live_ids=live, max_bytes=max_bytes
+    )
+    stored = _stored_parquet(live, aligned)
+    scoring = io.BytesIO()
+    np.save(scoring, aligned, allow_pickle=False)
+    relative = f"submissions/round_{round.number}/model_{model.id}/{uuid.uuid4().hex}.parquet"
+    prepared = PreparedSubmission(
+        model_id=model.id,
+        round_id=round.id,
+        path=relative,
+        scoring_copy=scoring_copy_path(relative, live_fingerprint or ids_fingerprint(live)),
+        rows=int((~np.isnan(aligned)).sum()),
+        filename=filename[:255],
+    )
+    try:
+        file_store.write_bytes(store, prepared.path, stored)
+        file_store.write_bytes(store, prepared.scoring_copy, scoring.getvalue())
+    except BaseException:
+        prepared.discard(store)
+        raise
+    return prepared
+
+
+def record_submission(
+    session: Session,
+    store: Store,
+    prepared: PreparedSubmission,
+    model: Model,
+    round: Round,
+    *,
+    by: Account,
+    clock: Clock,
+) -> Submission:
+    """Record ``prepared`` as ``model``'s submission for ``round``; late after the close.
+
+    Checks again what may have changed since the file was prepared (the owner, the
+    round's state); on any failure the stored copies are removed and no row is left.
+    """
+    if (prepared.model_id, prepared.round_id) != (model.id, round.id):
+        raise ValueError(
+            f"submission files of model {prepared.model_id} for round {prepared.round_id} "
+            f"cannot be recorded for model {model.id} in round {round.id}"
+        )
+    row: Submission | None = None
+    try:
+        require_owner(model, by)
+        _require_not_resolved(round)
+        now = ensure_utc(clock.now(), name="clock.now()")
+        row = Submission(
+            model_id=model.id,
+            round_id=round.id,
+            path=prepared.path,
+            filename=prepared.filename,
+            rows=prepared.rows,
+            created_at=now,
+            late=round.status != RoundStatus.OPEN or now >= round.closes_at,
+            valid=True,
+        )
+        session.add(row)
+        session.flush()  # the row last, no SAVEPOINT round trips: a failure leaves nothing
+    except BaseException:
+        if row is not None and row in session:
+            session.expunge(row)
+        prepared.discard(store)
+        raise
+    file_store.remove_on_rollback(session, store, [prepared.path, prepared.scoring_copy])
+    return row
+
+
 def submit(
     session: Session,
     store: Store,
@@ -241,48 +348,12 @@ def submit(
     ``live_fingerprint`` is ``ids_fingerprint(live_ids)``, for callers that keep it per round.
     """
     require_owner(model, by)
-    if round.status == RoundStatus.RESOLVED:
-        raise RoundStateError(f"round {round.number} is resolved; it takes no more submissions")
-    live = _live_strings(live_ids)
-    aligned = _checked_predictions(
-        data, filename, round_number=round.number, live_ids=live, max_bytes=max_bytes
+    _require_not_resolved(round)
+    prepared = prepare_submission(
+        store, model, round, data, filename,
+        live_ids=live_ids, live_fingerprint=live_fingerprint, max_bytes=max_bytes,
     )
-    now = ensure_utc(clock.now(), name="clock.now()")
-    late = round.status != RoundStatus.OPEN or now >= round.closes_at
-    relative = f"submissions/round_{round.number}/model_{model.id}/{uuid.uuid4().hex}.parquet"
-    stored = _stored_parquet(live, aligned)
-    scoring = io.BytesIO()
-    np.save(scoring, aligned, allow_pickle=False)
-    if live_fingerprint is None:
-        live_fingerprint = ids_fingerprint(live)
-    scoring_copy = scoring_copy_path(relative, live_fingerprint)
-    # The files first, the row last (no SAVEPOINT round trips): a failure leaves neither.
-    written: list[str] = []
-    row: Submission | None = None
-    try:
-        for path, content in ((relative, stored), (scoring_copy, scoring.getvalue())):
-            file_store.write_bytes(store, path, content)
-            written.append(path)
-        row = Submission(
-            model_id=model.id,
-            round_id=round.id,
-            path=relative,
-            filename=filename[:255],
-            rows=int((~np.isnan(aligned)).sum()),
-            created_at=now,
-            late=late,
-            valid=True,
-        )
-        session.add(row)
-        session.flush()
-    except BaseException:
-        if row is not None and row in session:
-            session.expunge(row)
-        for path in written:
-            file_store.remove(store, path)
-        raise
-    file_store.remove_on_rollback(session, store, [relative, scoring_copy])
-    return row
+    return record_submission(session, store, prepared, model, round, by=by, clock=clock)
 
 
 def ids_fingerprint(ids: pd.Index) -> str:
@@ -325,11 +396,14 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "MIN_COVERAGE",
     "PREDICTION_COLUMNS",
+    "PreparedSubmission",
     "Store",
     "ids_fingerprint",
     "latest_submission",
     "parse_submission",
+    "prepare_submission",
     "read_submission",
+    "record_submission",
     "scoring_copy_path",
     "submission_stake_at_risk",
     "submit",

@@ -37,11 +37,13 @@ def resolve_create_diagnostics(
 ) -> dict[str, str]:
     check_tournament(tournament)
     ctx = context(info)
+    ctx.reads_first()
     principal = ctx.principal("upload")
     model = own_model(ctx, modelId, principal)
     data, name = take_upload(ctx, principal, filename)
     version = layout.latest_version(ctx.services.datasets_dir)
     result = validation_diagnostics(version, read_predictions(data, name))
+    ctx.begin_writing()
     run = DiagnosticsRun(
         model_id=model.id, dataset_version=version.name, filename=name,
         created_at=ctx.services.clock.now(), status="done",

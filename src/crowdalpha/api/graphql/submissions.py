@@ -109,16 +109,25 @@ def resolve_create_submission(
 ) -> dict[str, Any]:
     check_tournament(tournament)
     ctx = context(info)
+    ctx.reads_first()
     principal = ctx.principal("upload")
     model = own_model(ctx, modelId, principal)
     round = open_round_for_submissions(ctx)
     data, name = take_upload(ctx, principal, filename)
-    row = submissions.submit(
-        ctx.session, ctx.services.store, model, round, data, name,
-        by=principal.account, clock=ctx.services.clock,
-        live_ids=ctx.services.live_ids(round.number),
-        live_fingerprint=ctx.services.live_fingerprint(round.number),
-        max_bytes=ctx.services.settings.max_upload_bytes,
+    services = ctx.services
+    prepared = submissions.prepare_submission(
+        services.store, model, round, data, name,
+        live_ids=services.live_ids(round.number),
+        live_fingerprint=services.live_fingerprint(round.number),
+        max_bytes=services.settings.max_upload_bytes,
+    )
+    try:
+        ctx.begin_writing()
+    except BaseException:
+        prepared.discard(services.store)
+        raise
+    row = submissions.record_submission(
+        ctx.session, services.store, prepared, model, round, by=principal.account, clock=services.clock,
     )
     return submission_view(ctx, row, True)
 
