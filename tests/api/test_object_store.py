@@ -54,12 +54,14 @@ def test_submission_round_trip_through_an_object_store(
             created = await gql(CREATE, {"f": auth["filename"], "m": alice.model_id})
             download = await gql(DOWNLOAD, {"id": created["create_submission"]["id"]})
             url = download["submissionDownloadAuth"]["url"]
+            assert download["submissionDownloadAuth"]["filename"] == "p.csv"
             return await client.get(url), await client.get(url, headers={"Range": "bytes=4-11"})
 
     whole, part = asyncio.run(scenario())
     assert whole.status_code == 200 and part.status_code == 206
+    assert whole.content == body.to_csv(index=False).encode()  # the file as it was submitted
     assert part.content == whole.content[4:12]
     fs = fsspec.filesystem("memory")
     stored = [p for p in fs.find(store_url.removeprefix("memory://")) if "/submissions/" in p]
-    assert any(p.endswith(".parquet") for p in stored)
+    assert sorted(p.rsplit(".", 1)[-1] for p in stored) == ["csv", "npy"]
     assert not any("/uploads/" in p for p in fs.find(store_url.removeprefix("memory://")))

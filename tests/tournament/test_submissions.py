@@ -57,7 +57,7 @@ def stored_files(store: submissions.Store) -> list[str]:
     return fs.find(root) if fs.exists(root) else []
 
 
-def test_accepts_csv_and_parquet_and_stores_parquet(
+def test_accepts_csv_and_parquet_and_stores_them_as_they_came(
     session: Session, clock: ReplayClock, store: submissions.Store, world: tuple
 ) -> None:
     alice, _, model, round_ = world
@@ -66,7 +66,8 @@ def test_accepts_csv_and_parquet_and_stores_parquet(
     )
     assert (sub.rows, sub.late, sub.valid) == (10, False, True)
     assert sub.path.startswith(f"submissions/round_1/model_{model.id}/")
-    assert sub.path.endswith(".parquet")
+    assert sub.path.endswith(".csv")
+    assert store[0].cat_file(f"{store[1]}/{sub.path}") == good()
     read = submissions.read_submission(store, sub)
     assert list(read.index) == list(LIVE)
     assert read.iloc[0] == pytest.approx(0.1)
@@ -87,6 +88,8 @@ def test_accepts_csv_and_parquet_and_stores_parquet(
         live_ids=LIVE,
     )
     assert second.rows == 8
+    assert second.path.endswith(".parquet")
+    assert submissions.read_submission(store, second).index.tolist() == list(LIVE[2:])
     assert submissions.latest_submission(session, model, round_) is second
     assert len(stored_files(store)) == 4  # each: the parquet file and its scoring copy
     # the scoring copy is aligned with the live ids, NaN where the file left ids out
@@ -264,7 +267,7 @@ def test_parquet_columns_of_other_types_are_read(frame: pd.DataFrame) -> None:
     np.testing.assert_allclose(parsed.to_numpy(), frame["prediction"].astype(float), rtol=1e-7)
 
 
-def test_stored_file_reads_back_with_pandas_and_in_live_order(
+def test_stored_file_reads_back_by_id(
     session: Session, clock: ReplayClock, store: submissions.Store, world: tuple
 ) -> None:
     alice, _, model, round_ = world
@@ -273,13 +276,35 @@ def test_stored_file_reads_back_with_pandas_and_in_live_order(
         session, store, model, round_, csv(shuffled, [i / 10 for i in range(9)]), "p.csv",
         by=alice, clock=clock, live_ids=LIVE,
     )
-    fs, root = store
-    with fs.open(f"{root}/{sub.path}", "rb") as f:
-        frame = pd.read_parquet(f)
-    assert frame.index.name == "id" and frame.columns.tolist() == ["prediction"]
-    assert list(frame.index) == [i for i in LIVE if i != "id08"]
-    assert frame.loc["id09", "prediction"] == 0.0 and frame.loc["id00", "prediction"] == 0.1
+    read = submissions.read_submission(store, sub)
+    assert read.index.name == "id" and read.name == "prediction"
+    assert list(read.index) == shuffled
+    assert read["id09"] == 0.0 and read["id00"] == 0.1
     assert sub.rows == 9
+    # resolution reads the same predictions from the scoring copy, or from the file by id
+    matrix = resolution.read_prediction_matrix(store, [sub.path], pd.Index(LIVE))
+    np.testing.assert_array_equal(matrix[:, 0], read.reindex(LIVE).to_numpy())
+    store[0].rm(f"{store[1]}/{submissions.scoring_copy_path(sub.path, submissions.ids_fingerprint(pd.Index(LIVE)))}")
+    again = resolution.read_prediction_matrix(store, [sub.path], pd.Index(LIVE))
+    np.testing.assert_array_equal(again, matrix)
+
+
+def test_an_upload_is_moved_into_place_and_back_when_discarded(
+    session: Session, clock: ReplayClock, store: submissions.Store, world: tuple
+) -> None:
+    alice, _, model, round_ = world
+    fs, root = store
+    upload = "uploads/7/0123-p.csv"
+    submissions.file_store.write_bytes(store, upload, good())
+    prepared = submissions.prepare_submission(store, model, round_, good(), "p.csv", live_ids=LIVE, upload=upload)
+    assert not fs.exists(f"{root}/{upload}")
+    assert fs.cat_file(f"{root}/{prepared.path}") == good()
+    prepared.discard(store)
+    assert fs.cat_file(f"{root}/{upload}") == good()
+    assert stored_files(store) == [f"{root}/{upload}"]
+    prepared = submissions.prepare_submission(store, model, round_, good(), "p.csv", live_ids=LIVE, upload=upload)
+    row = submissions.record_submission(session, store, prepared, model, round_, by=alice, clock=clock)
+    assert row.path == prepared.path and not fs.exists(f"{root}/{upload}")
 
 
 @pytest.mark.parametrize(("data", "filename", "error", "message"), REJECTIONS)
@@ -403,17 +428,17 @@ def test_files_of_a_rolled_back_transaction_are_deleted(
         assert session.scalar(select(func.count()).select_from(Submission)) == 1
 
 
-@pytest.mark.parametrize("failing", ["scoring copy", "row"])
+@pytest.mark.parametrize("failing", ["scoring copy", "file", "row"])
 def test_a_failure_midway_leaves_no_file_and_no_row(
     session: Session, clock: ReplayClock, store: submissions.Store, world: tuple,
     monkeypatch: pytest.MonkeyPatch, failing: str,
 ) -> None:
     alice, _, model, round_ = world
-    if failing == "scoring copy":
+    if failing in ("scoring copy", "file"):
         real_write = submissions.file_store.write_bytes
 
         def write_bytes(store: submissions.Store, relative: str, data: bytes) -> None:
-            if relative.endswith(".npy"):
+            if relative.endswith(".npy") == (failing == "scoring copy"):
                 raise OSError("disk full")
             real_write(store, relative, data)
 

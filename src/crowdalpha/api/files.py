@@ -161,7 +161,7 @@ async def download(kind: str, relative: str, request: Request) -> Response:
 def rejected_note(store: Store, relative: str) -> str | None:
     """Why the upload at ``relative`` was refused, if it was."""
     fs = store[0]
-    note = file_store.full_path(store, f"{UPLOADS}/{relative}{REJECTED_SUFFIX}")
+    note = file_store.full_path(store, upload_relative(f"{relative}{REJECTED_SUFFIX}"))
     try:
         with fs.open(note, "rb") as f:
             return f.read().decode()
@@ -170,7 +170,7 @@ def rejected_note(store: Store, relative: str) -> str | None:
 
 
 def _reject(store: Store, relative: str, status: int, message: str) -> JSONResponse:
-    file_store.write_bytes(store, f"{UPLOADS}/{relative}{REJECTED_SUFFIX}", message.encode())
+    file_store.write_bytes(store, upload_relative(f"{relative}{REJECTED_SUFFIX}"), message.encode())
     return _error(status, message)
 
 
@@ -195,20 +195,25 @@ async def upload(relative: str, request: Request) -> Response:
         if len(body) > cap:
             message = f"file is over the upload limit of {cap} bytes"
             return await run_in_threadpool(_reject, store, relative, 413, message)
-    await run_in_threadpool(file_store.write_bytes, store, f"{UPLOADS}/{relative}", bytes(body))
+    await run_in_threadpool(file_store.write_bytes, store, upload_relative(relative), bytes(body))
     return JSONResponse({"uploaded": relative, "bytes": len(body)})
 
 
-def read_upload(store: Store, relative: str) -> bytes | None:
-    """The bytes uploaded at ``relative``, or None if nothing arrived."""
+def upload_relative(slot: str) -> str:
+    """Where the upload to ``slot`` lies in the store."""
+    return f"{UPLOADS}/{slot}"
+
+
+def read_upload(store: Store, slot: str) -> bytes | None:
+    """The bytes uploaded to ``slot``, or None if nothing arrived."""
     try:
-        with store[0].open(file_store.full_path(store, f"{UPLOADS}/{relative}"), "rb") as f:
+        with store[0].open(file_store.full_path(store, upload_relative(slot)), "rb") as f:
             return f.read()
     except FileNotFoundError:
         return None
 
 
-def remove_upload(store: Store, relative: str) -> None:
+def remove_upload(store: Store, slot: str) -> None:
     """Forget an upload once it has been taken (or refused)."""
-    for name in (relative, f"{relative}{REJECTED_SUFFIX}"):
-        file_store.remove(store, f"{UPLOADS}/{name}")
+    for name in (slot, f"{slot}{REJECTED_SUFFIX}"):
+        file_store.remove(store, upload_relative(name))

@@ -122,7 +122,7 @@ def read_prediction_matrix(store: Store, paths: list[str], ids: pd.Index) -> np.
     """The stored predictions of ``paths`` as an ids x submissions matrix (NaN: id not predicted).
 
     Reads each submission's scoring copy aligned with ``ids`` when there is one,
-    else its parquet file, matching ids.
+    else its stored file, matching ids.
     """
     matrix = np.full((len(ids), len(paths)), np.nan)
     fingerprint = submissions.ids_fingerprint(ids)
@@ -137,10 +137,10 @@ def read_prediction_matrix(store: Store, paths: list[str], ids: pd.Index) -> np.
                 return
         except FileNotFoundError:
             pass
-        frame = file_store.read_parquet(store, paths[column])
-        positions = ids.get_indexer(frame.index)
+        predictions = submissions.read_stored_predictions(store, paths[column])
+        positions = ids.get_indexer(predictions.index)
         known = positions >= 0
-        matrix[positions[known], column] = frame["prediction"].to_numpy(np.float64)[known]
+        matrix[positions[known], column] = predictions.to_numpy(np.float64)[known]
 
     with ThreadPoolExecutor(_READ_THREADS) as pool:
         list(pool.map(read, range(len(paths))))

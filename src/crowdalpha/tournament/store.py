@@ -72,6 +72,14 @@ def _forget_new_files(session: Session) -> None:
     session.info.pop(_NEW_FILES, None)
 
 
+def move(store: Store, source: str, destination: str) -> None:
+    """Move the file at ``source`` to ``destination`` (a rename on a local store)."""
+    fs = store[0]
+    target = full_path(store, destination)
+    fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+    fs.mv(full_path(store, source), target)
+
+
 def remove(store: Store, relative: str) -> None:
     """Delete ``relative`` if it is there."""
     fs = store[0]
@@ -83,6 +91,7 @@ def remove(store: Store, relative: str) -> None:
 __all__ = [
     "Store",
     "full_path",
+    "move",
     "read_parquet",
     "remove",
     "remove_on_rollback",

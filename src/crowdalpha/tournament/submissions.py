@@ -1,4 +1,4 @@
-"""Submissions: a model's predictions for a round's live ids, checked, stored as parquet, recorded.
+"""Submissions: a model's predictions for a round's live ids, checked, stored, recorded.
 
 A file (CSV or parquet) has an ``id`` column and a ``prediction`` (or
 ``probability``) column. It is accepted only if its ids are the round's live
@@ -7,8 +7,9 @@ them, and its predictions are numbers in [0, 1], not all equal. A rejected file
 leaves nothing behind (no row, no file). A file sent after the round's close is
 accepted as ``late``: it is scored but has nothing at risk, and it never
 replaces an on-time submission of the same model (so a stake cannot escape a
-round by submitting late). Nothing here commits; if the caller's transaction rolls
-back, the stored files are deleted with it.
+round by submitting late). An accepted file is stored as it came, next to its
+scoring copy (the predictions aligned with the round's live ids). Nothing here
+commits; if the caller's transaction rolls back, the stored files are deleted with it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import io
 import uuid
 import zlib
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from decimal import Decimal
 from typing import Any
 
@@ -51,26 +53,27 @@ Store = file_store.Store
 _CSV_READ = pacsv.ReadOptions(use_threads=False)  # the server runs many requests at once
 # Ids are text; the usual missing-value words ('', 'NA', 'nan', ...) are missing, as in pandas.
 _CSV_CONVERT = pacsv.ConvertOptions(column_types={"id": pa.string()}, strings_can_be_null=True)
-# How stored submissions look to pandas: a float ``prediction`` column indexed by ``id``.
-_STORED_SCHEMA = pa.Schema.from_pandas(
-    pd.DataFrame({"prediction": pd.Series([], dtype="float64")}, index=pd.Index([], dtype="str", name="id"))
-)
+
+def _file_format(data: bytes, filename: str) -> str:
+    """'csv' or 'parquet', by the file's name (a nameless parquet file by its magic bytes)."""
+    name = filename.lower()
+    if name.endswith(".parquet") or (not name.endswith(".csv") and data[:4] == b"PAR1"):
+        return "parquet"
+    if name.endswith(".csv"):
+        return "csv"
+    raise InvalidSubmissionFileError(f"'{filename}' is not a .csv or .parquet file")
 
 
 def _read(data: bytes, filename: str) -> pa.Table:
-    name = filename.lower()
-    is_parquet = name.endswith(".parquet") or (not name.endswith(".csv") and data[:4] == b"PAR1")
-    if not is_parquet and not name.endswith(".csv"):
-        raise InvalidSubmissionFileError(f"'{filename}' is not a .csv or .parquet file")
+    kind = _file_format(data, filename)
     try:
-        if is_parquet:
+        if kind == "parquet":
             return pq.read_table(pa.BufferReader(data))
         return pacsv.read_csv(pa.BufferReader(data), read_options=_CSV_READ, convert_options=_CSV_CONVERT)
     except Exception as exc:  # any parser failure is the file's fault
-        kind = "parquet" if is_parquet else "CSV"
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InvalidSubmissionFileError(
-            f"'{filename}' cannot be read as {kind} ({reason})"
+            f"'{filename}' cannot be read as {'parquet' if kind == 'parquet' else 'CSV'} ({reason})"
         ) from None
 
 
@@ -213,31 +216,25 @@ def _checked_predictions(
     return aligned
 
 
-def _stored_parquet(live_ids: pd.Index, aligned: np.ndarray) -> bytes:
-    """The predictions that ``aligned`` holds as parquet, indexed by id in live order."""
-    covered = ~np.isnan(aligned)
-    ids = pa.array(live_ids.array, type=pa.large_string()).filter(pa.array(covered))
-    table = pa.Table.from_arrays([pa.array(aligned[covered]), ids], schema=_STORED_SCHEMA)
-    out = pa.BufferOutputStream()
-    pq.write_table(table, out, use_dictionary=False, write_statistics=False)
-    return out.getvalue().to_pybytes()
-
-
 @dataclass(frozen=True)
 class PreparedSubmission:
-    """A checked file's stored copies, written but not yet recorded (``record_submission``)."""
+    """A checked file and its scoring copy, in the store but not yet recorded (``record_submission``)."""
 
     model_id: int
     round_id: int
-    path: str  # the predictions as parquet, indexed by id in live order
+    path: str  # the file as it came (.csv or .parquet)
     scoring_copy: str  # the float64 vector aligned with the live ids (``scoring_copy_path``)
     rows: int
     filename: str
+    upload: str | None = None  # where the file was uploaded to, if it was moved from there
 
     def discard(self, store: Store) -> None:
-        """Remove the stored copies (the submission will not be recorded)."""
-        for path in (self.path, self.scoring_copy):
-            file_store.remove(store, path)
+        """Undo ``prepare_submission``: the scoring copy goes, the file goes back to its upload."""
+        file_store.remove(store, self.scoring_copy)
+        if self.upload is not None:
+            file_store.move(store, self.path, self.upload)
+        else:
+            file_store.remove(store, self.path)
 
 
 def _require_not_resolved(round: Round) -> None:
@@ -255,17 +252,22 @@ def prepare_submission(
     live_ids: pd.Index,
     live_fingerprint: str | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    upload: str | None = None,
 ) -> PreparedSubmission:
-    """Check a file for ``round`` and store its copies, without the database: the slow part
-    of a submission, which a server does before it takes the database's write lock."""
+    """Check a file for ``round`` and store it with its scoring copy, without the database:
+    the slow part of a submission, which a server does before it takes the write lock.
+
+    ``upload``: where in ``store`` the file's ``data`` already lies (a server's upload);
+    the file is moved from there, not written again.
+    """
     live = _live_strings(live_ids)
     aligned = _checked_predictions(
         data, filename, round_number=round.number, live_ids=live, max_bytes=max_bytes
     )
-    stored = _stored_parquet(live, aligned)
     scoring = io.BytesIO()
     np.save(scoring, aligned, allow_pickle=False)
-    relative = f"submissions/round_{round.number}/model_{model.id}/{uuid.uuid4().hex}.parquet"
+    folder = f"submissions/round_{round.number}/model_{model.id}"
+    relative = f"{folder}/{uuid.uuid4().hex}.{_file_format(data, filename)}"
     prepared = PreparedSubmission(
         model_id=model.id,
         round_id=round.id,
@@ -273,12 +275,16 @@ def prepare_submission(
         scoring_copy=scoring_copy_path(relative, live_fingerprint or ids_fingerprint(live)),
         rows=int((~np.isnan(aligned)).sum()),
         filename=filename[:255],
+        upload=upload,
     )
+    file_store.write_bytes(store, prepared.scoring_copy, scoring.getvalue())
     try:
-        file_store.write_bytes(store, prepared.path, stored)
-        file_store.write_bytes(store, prepared.scoring_copy, scoring.getvalue())
+        if upload is not None:
+            file_store.move(store, upload, prepared.path)
+        else:
+            file_store.write_bytes(store, prepared.path, data)
     except BaseException:
-        prepared.discard(store)
+        file_store.remove(store, prepared.scoring_copy)
         raise
     return prepared
 
@@ -366,12 +372,23 @@ def scoring_copy_path(path: str, fingerprint: str) -> str:
     float64 vector aligned with the round's live ids (NaN where left out), so resolution
     reads a few kilobytes per submission without parsing or matching ids. The name
     carries the ids' fingerprint: a copy aligned with another order is never used."""
-    return path.removesuffix(".parquet") + f".{fingerprint}.npy"
+    return str(PurePosixPath(path).with_suffix("")) + f".{fingerprint}.npy"
+
+
+def read_stored_predictions(store: Store, path: str) -> pd.Series:
+    """The predictions of the stored submission file at ``path``, indexed by id."""
+    with store[0].open(file_store.full_path(store, path), "rb") as f:
+        table = _read(f.read(), path)
+    column = next(c for c in PREDICTION_COLUMNS if c in table.column_names)
+    values, _ = _numbers(table.column(column).combine_chunks())
+    ids = _id_strings(table.column("id").combine_chunks(), path)
+    return pd.Series(values, index=pd.Index(ids.to_numpy(zero_copy_only=False), dtype="str", name="id"),
+                     name="prediction")
 
 
 def read_submission(store: Store, submission: Submission) -> pd.Series:
     """The stored predictions of ``submission``, indexed by id."""
-    return file_store.read_parquet(store, submission.path)["prediction"]
+    return read_stored_predictions(store, submission.path)
 
 
 def latest_submission(session: Session, model: Model, round: Round) -> Submission | None:
@@ -402,6 +419,7 @@ __all__ = [
     "latest_submission",
     "parse_submission",
     "prepare_submission",
+    "read_stored_predictions",
     "read_submission",
     "record_submission",
     "scoring_copy_path",

@@ -120,6 +120,7 @@ def resolve_create_submission(
         live_ids=services.live_ids(round.number),
         live_fingerprint=services.live_fingerprint(round.number),
         max_bytes=services.settings.max_upload_bytes,
+        upload=files.upload_relative(filename),
     )
     try:
         ctx.begin_writing()
@@ -151,9 +152,10 @@ def resolve_download_auth(_: Any, info: GraphQLResolveInfo, id: str | None = Non
     if row is None:
         raise NotFoundError(f"no submission with id '{id[:40]}'")
     require_owner(row.model, principal.account)
+    # The file as it was submitted (older submissions: a parquet copy).
     stem = PurePosixPath(row.filename or "predictions").stem
     url = signing.signed_url(ctx.services.settings, "GET", files.download_path("store", row.path))
-    return {"filename": f"{stem}.parquet", "url": url}
+    return {"filename": f"{stem}{PurePosixPath(row.path).suffix}", "url": url}
 
 
 __all__ = ["mutation", "open_round_for_submissions", "query", "take_upload", "upload_auth"]
