@@ -18,8 +18,8 @@ import io
 import uuid
 import zlib
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from decimal import Decimal
+from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -53,6 +53,7 @@ Store = file_store.Store
 _CSV_READ = pacsv.ReadOptions(use_threads=False)  # the server runs many requests at once
 # Ids are text; the usual missing-value words ('', 'NA', 'nan', ...) are missing, as in pandas.
 _CSV_CONVERT = pacsv.ConvertOptions(column_types={"id": pa.string()}, strings_can_be_null=True)
+
 
 def _file_format(data: bytes, filename: str) -> str:
     """'csv' or 'parquet', by the file's name (a nameless parquet file by its magic bytes)."""
