@@ -305,6 +305,10 @@ def test_an_upload_is_moved_into_place_and_back_when_discarded(
     prepared = submissions.prepare_submission(store, model, round_, good(), "p.csv", live_ids=LIVE, upload=upload)
     row = submissions.record_submission(session, store, prepared, model, round_, by=alice, clock=clock)
     assert row.path == prepared.path and not fs.exists(f"{root}/{upload}")
+    # a second call that read the same upload before the first one moved it
+    with pytest.raises(InvalidSubmissionFileError, match=r"'p\.csv' was taken by another submission"):
+        submissions.prepare_submission(store, model, round_, good(), "p.csv", live_ids=LIVE, upload=upload)
+    assert sorted(stored_files(store)) == sorted(f"{root}/{p}" for p in (row.path, prepared.scoring_copy))
 
 
 @pytest.mark.parametrize(("data", "filename", "error", "message"), REJECTIONS)

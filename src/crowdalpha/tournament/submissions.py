@@ -284,6 +284,11 @@ def prepare_submission(
             file_store.move(store, upload, prepared.path)
         else:
             file_store.write_bytes(store, prepared.path, data)
+    except FileNotFoundError:
+        file_store.remove(store, prepared.scoring_copy)
+        raise InvalidSubmissionFileError(
+            f"the upload of '{filename}' was taken by another submission meanwhile; upload it again"
+        ) from None
     except BaseException:
         file_store.remove(store, prepared.scoring_copy)
         raise
