@@ -23,7 +23,7 @@ from crowdalpha.tournament.errors import (
     PermissionDeniedError,
     RoundStateError,
 )
-from crowdalpha.tournament.tables import Submission
+from crowdalpha.tournament.tables import RoundStatus, Submission
 
 from . import factories
 
@@ -458,4 +458,23 @@ def test_a_failure_midway_leaves_no_file_and_no_row(
     monkeypatch.undo()
     assert session.scalar(select(func.count(Submission.id))) == 0  # nothing left to flush either
     session.commit()
+    assert session.scalar(select(func.count(Submission.id))) == 0
+
+
+def test_record_checks_again_and_gives_the_upload_back(
+    session: Session, clock: ReplayClock, store: submissions.Store, world: tuple
+) -> None:
+    alice, bob, model, round_ = world
+    root = store[1]
+    upload = "uploads/7/0123-p.csv"
+    submissions.file_store.write_bytes(store, upload, good())
+    prepared = submissions.prepare_submission(store, model, round_, good(), "p.csv", live_ids=LIVE, upload=upload)
+    with pytest.raises(PermissionDeniedError, match="'bob' does not own model 'm1'"):
+        submissions.record_submission(session, store, prepared, model, round_, by=bob, clock=clock)
+    assert stored_files(store) == [f"{root}/{upload}"]
+    prepared = submissions.prepare_submission(store, model, round_, good(), "p.csv", live_ids=LIVE, upload=upload)
+    round_.status = RoundStatus.RESOLVED  # e.g. by the operator while the file was checked
+    with pytest.raises(RoundStateError, match="round 1 is resolved"):
+        submissions.record_submission(session, store, prepared, model, round_, by=alice, clock=clock)
+    assert stored_files(store) == [f"{root}/{upload}"]
     assert session.scalar(select(func.count(Submission.id))) == 0

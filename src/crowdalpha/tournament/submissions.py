@@ -310,13 +310,13 @@ def record_submission(
     Checks again what may have changed since the file was prepared (the owner, the
     round's state); on any failure the stored copies are removed and no row is left.
     """
-    if (prepared.model_id, prepared.round_id) != (model.id, round.id):
-        raise ValueError(
-            f"submission files of model {prepared.model_id} for round {prepared.round_id} "
-            f"cannot be recorded for model {model.id} in round {round.id}"
-        )
     row: Submission | None = None
     try:
+        if (prepared.model_id, prepared.round_id) != (model.id, round.id):
+            raise ValueError(
+                f"submission files of model {prepared.model_id} for round {prepared.round_id} "
+                f"cannot be recorded for model {model.id} in round {round.id}"
+            )
         require_owner(model, by)
         _require_not_resolved(round)
         now = ensure_utc(clock.now(), name="clock.now()")
