@@ -18,11 +18,11 @@ from pathlib import Path
 import httpx
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 from sqlalchemy import select
 
@@ -129,8 +129,22 @@ class Visit:
         """Click the form's submit button and wait for the page that answers it."""
         old = self.find("html")
         self.find(f"{form_css} button[type=submit]").click()
-        WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(old))
+        WebDriverWait(self.driver, 30).until(lambda _: _replaced(old))
         self.check_page()
+
+
+def _replaced(element: WebElement) -> bool:
+    """True once ``element``'s page has gone. Chromium reports an element that leaves the
+    page in the middle of the check as an inspector error rather than a stale element."""
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as error:
+        if "does not belong to the document" in str(error):
+            return True
+        raise
+    return False
 
 
 def _shown_score(text: str, value: float) -> None:
