@@ -146,3 +146,17 @@ def test_scoring_days_resolve_the_round_and_release_decreases(
     assert stakes.pending_release_balance(session, model) == 0
     with pytest.raises(RoundStateError, match="round 1 is resolved, it cannot be scored"):
         rounds.record_scoring_day(session, r1, 3, clock=clock)
+
+
+def test_the_round_open_for_submissions_and_why_there_is_none(session: Session, clock: ReplayClock) -> None:
+    schedule = rounds.Schedule()
+    with pytest.raises(RoundStateError, match="no round has opened yet"):
+        rounds.round_open_for_submissions(session, now=clock.now(), schedule=schedule)
+    opened = rounds.open_round(session, era="0001", clock=clock, schedule=schedule)
+    assert rounds.round_open_for_submissions(session, now=clock.now(), schedule=schedule) is opened
+    after = opened.closes_at
+    next_open = schedule.next_open(after).isoformat()
+    with pytest.raises(RoundStateError, match=(
+        f"round 1 closed at {opened.closes_at.isoformat()}; the next round opens at {next_open}"
+    ).replace("+", r"\+")):
+        rounds.round_open_for_submissions(session, now=after, schedule=schedule)

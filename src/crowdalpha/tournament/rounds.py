@@ -125,6 +125,21 @@ def current_round(session: Session) -> Round | None:
     return session.scalars(select(Round).where(Round.status == RoundStatus.OPEN)).one_or_none()
 
 
+def round_open_for_submissions(session: Session, *, now: datetime, schedule: Schedule) -> Round:
+    """The round taking on-time submissions at ``now``; a clear error between rounds or
+    after the close, saying when the next round opens."""
+    current = current_round(session)
+    if current is not None and now < current.closes_at:
+        return current
+    newest = session.scalars(select(Round).order_by(Round.number.desc()).limit(1)).first()
+    if newest is None:
+        raise RoundStateError("Current round not open for submissions: no round has opened yet")
+    raise RoundStateError(
+        f"Current round not open for submissions: round {newest.number} closed at "
+        f"{newest.closes_at.isoformat()}; the next round opens at {schedule.next_open(now).isoformat()}"
+    )
+
+
 def get_round(session: Session, number: int) -> Round:
     """Round ``number``; ``NotFoundError`` if there is none."""
     found = session.scalars(select(Round).where(Round.number == number)).one_or_none()
@@ -309,6 +324,7 @@ __all__ = [
     "next_round_number",
     "open_round",
     "record_scoring_day",
+    "round_open_for_submissions",
     "rounds_scoring",
     "scoring_day_due",
     "stake_at_risk",

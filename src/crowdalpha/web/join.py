@@ -36,9 +36,8 @@ from fastapi.routing import APIRoute
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crowdalpha.api.context import RequestContext, Services
+from crowdalpha.api.context import Services
 from crowdalpha.api.errors import RateLimitedError, status_code
-from crowdalpha.api.graphql.submissions import open_round_for_submissions
 from crowdalpha.api.ratelimit import RateLimiter
 from crowdalpha.errors import ConfigError, CrowdalphaError
 from crowdalpha.tournament import accounts, keys, ledger, rounds, stakes, submissions
@@ -514,8 +513,8 @@ def upload_predictions(
     max_bytes = services.settings.max_upload_bytes
     try:
         model = _own_model(session, account, name)
-        round = open_round_for_submissions(
-            RequestContext(services=services, authorization=None, _session=session)
+        round = rounds.round_open_for_submissions(
+            session, now=services.clock.now(), schedule=services.schedule
         )
         filename = PurePosixPath((file.filename or "") if file else "").name
         if file is None or not filename:

@@ -22,11 +22,10 @@ from crowdalpha.tournament.errors import (
     InvalidSubmissionFileError,
     InvalidValueError,
     PermissionDeniedError,
-    RoundStateError,
 )
 from crowdalpha.tournament.keys import Principal
 from crowdalpha.tournament.models import require_owner
-from crowdalpha.tournament.tables import Round, Submission
+from crowdalpha.tournament.tables import Submission
 
 query = QueryType()
 mutation = MutationType()
@@ -75,22 +74,6 @@ def take_upload(ctx: RequestContext, principal: Principal, slot: str) -> tuple[b
     return data, match["name"]
 
 
-def open_round_for_submissions(ctx: RequestContext) -> Round:
-    """The round taking submissions now; a clear error between rounds or after the close."""
-    current = rounds.current_round(ctx.session)
-    now = ctx.services.clock.now()
-    if current is None or now >= current.closes_at:
-        newest = ctx.session.scalars(select(Round).order_by(Round.number.desc()).limit(1)).first()
-        if newest is None:
-            raise RoundStateError("Current round not open for submissions: no round has opened yet")
-        next_open = ctx.services.schedule.next_open(now)
-        raise RoundStateError(
-            f"Current round not open for submissions: round {newest.number} closed at "
-            f"{newest.closes_at.isoformat()}; the next round opens at {next_open.isoformat()}"
-        )
-    return current
-
-
 @query.field("submission_upload_auth")
 def resolve_upload_auth(
     _: Any, info: GraphQLResolveInfo, filename: str, tournament: int, modelId: str | None = None
@@ -112,9 +95,9 @@ def resolve_create_submission(
     ctx.reads_first()
     principal = ctx.principal("upload")
     model = own_model(ctx, modelId, principal)
-    round = open_round_for_submissions(ctx)
-    data, name = take_upload(ctx, principal, filename)
     services = ctx.services
+    round = rounds.round_open_for_submissions(ctx.session, now=services.clock.now(), schedule=services.schedule)
+    data, name = take_upload(ctx, principal, filename)
     prepared = submissions.prepare_submission(
         services.store, model, round, data, name,
         live_ids=services.live_ids(round.number),
@@ -158,4 +141,4 @@ def resolve_download_auth(_: Any, info: GraphQLResolveInfo, id: str | None = Non
     return {"filename": f"{stem}{PurePosixPath(row.path).suffix}", "url": url}
 
 
-__all__ = ["mutation", "open_round_for_submissions", "query", "take_upload", "upload_auth"]
+__all__ = ["mutation", "query", "take_upload", "upload_auth"]
