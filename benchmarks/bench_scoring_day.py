@@ -42,14 +42,12 @@ import json
 import math
 import os
 import platform
-import shlex
-import subprocess
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -58,7 +56,8 @@ from typing import Any
 import fsspec
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, delete, event, insert, select, text, update
+from pg_server import new_schema, postgres_server
+from sqlalchemy import Engine, delete, event, insert, select, update
 
 from crowdalpha.scoring import score_eras, stake_weighted_meta_model
 from crowdalpha.tournament import accounts, ledger, models, resolution, rounds, stakes, submissions
@@ -69,7 +68,6 @@ from crowdalpha.tournament.db import make_engine, make_session_factory, migrate,
 from crowdalpha.tournament.tables import ModelKind, Round, RoundDay, RoundStatus, Score, Submission
 
 ROOT = Path(__file__).resolve().parents[1]
-PG_SCRIPT = ROOT / "scripts" / "ci_postgres.sh"
 START = datetime(2024, 1, 6, 18, 0, tzinfo=UTC)  # a Saturday, when a weekly round opens
 BINS = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
 BIN_SHARES = np.array([0.05, 0.2, 0.5, 0.2, 0.05])
@@ -132,58 +130,21 @@ def prediction_matrix(target: np.ndarray, k: int, seed: int) -> np.ndarray:
 # --- databases ----------------------------------------------------------------------------
 
 
-def _parse_exports(stdout: str) -> dict[str, str]:
-    found = {}
-    for line in stdout.splitlines():
-        if line.startswith("export "):
-            key, _, value = line.removeprefix("export ").partition("=")
-            found[key] = shlex.split(value)[0]
-    return found
-
-
-@contextmanager
-def postgres_server(url: str | None) -> Iterator[str]:
-    """``url``, or a private server started by ``scripts/ci_postgres.sh`` (stopped afterwards)."""
-    if url:
-        yield url
-        return
-    proc = subprocess.run(["bash", str(PG_SCRIPT), "start", "--no-install", "--port", "54341"],
-                          capture_output=True, text=True, timeout=180, check=False)
-    if proc.returncode != 0:
-        raise SystemExit(f"ci_postgres.sh start failed (exit {proc.returncode}):\n{proc.stderr}")
-    exports = _parse_exports(proc.stdout)
-    try:
-        yield exports["CROWDALPHA_TEST_PG_URL"]
-    finally:
-        subprocess.run(["bash", str(PG_SCRIPT), "stop", exports["CROWDALPHA_TEST_PG_DIR"]],
-                       capture_output=True, timeout=120, check=False)
-
-
 @contextmanager
 def database(backend: str, folder: Path, pg_url: str | None) -> Iterator[Engine]:
     """A freshly migrated database: a SQLite file in ``folder``, or a new PostgreSQL schema."""
-    if backend == "sqlite":
-        engine = make_engine(f"sqlite:///{folder / 'crowdalpha.sqlite'}")
-        migrate(engine)
-        try:
-            yield engine
-        finally:
-            engine.dispose()
-        return
-    with postgres_server(pg_url) as url:
-        schema = f"bench_{uuid.uuid4().hex[:12]}"
-        admin = make_engine(url)
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        engine = make_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+    with ExitStack() as stack:
+        if backend == "sqlite":
+            url = f"sqlite:///{folder / 'crowdalpha.sqlite'}"
+        else:
+            server = stack.enter_context(postgres_server(pg_url, port=54341))
+            url = stack.enter_context(new_schema(server.url))
+        engine = make_engine(url)
         try:
             migrate(engine)
             yield engine
         finally:
             engine.dispose()
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
 
 
 # --- setup --------------------------------------------------------------------------------

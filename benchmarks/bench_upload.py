@@ -62,7 +62,6 @@ import os
 import platform
 import pstats
 import re
-import shlex
 import shutil
 import signal
 import socket
@@ -71,7 +70,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -84,7 +82,6 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-PG_SCRIPT = ROOT / "scripts" / "ci_postgres.sh"
 PRESET = "bench_upload"
 TOURNAMENT = 8
 
@@ -138,35 +135,6 @@ def prediction_files(folder: Path, live_ids: pd.Index, n_files: int, rows: int, 
 # --- databases ----------------------------------------------------------------------------
 
 
-def _parse_exports(stdout: str) -> dict[str, str]:
-    found = {}
-    for line in stdout.splitlines():
-        if line.startswith("export "):
-            key, _, value = line.removeprefix("export ").partition("=")
-            found[key] = shlex.split(value)[0]
-    return found
-
-
-@contextmanager
-def postgres_server(url: str | None) -> Iterator[tuple[str, int | None]]:
-    """``url``, or a private server started by ``scripts/ci_postgres.sh`` (stopped afterwards),
-    with that server's postmaster pid (to count its CPU)."""
-    if url:
-        yield url, None
-        return
-    proc = subprocess.run(["bash", str(PG_SCRIPT), "start", "--no-install", "--port", "54351"],
-                          capture_output=True, text=True, timeout=180, check=False)
-    if proc.returncode != 0:
-        raise SystemExit(f"ci_postgres.sh start failed (exit {proc.returncode}):\n{proc.stderr}")
-    exports = _parse_exports(proc.stdout)
-    pid_file = Path(exports["CROWDALPHA_TEST_PG_DIR"]) / "data" / "postmaster.pid"
-    try:
-        yield exports["CROWDALPHA_TEST_PG_URL"], int(pid_file.read_text().split()[0])
-    finally:
-        subprocess.run(["bash", str(PG_SCRIPT), "stop", exports["CROWDALPHA_TEST_PG_DIR"]],
-                       capture_output=True, timeout=120, check=False)
-
-
 @contextmanager
 def database_url(backend: str, pg_url: str | None) -> Iterator[tuple[str | None, int | None]]:
     """None for SQLite (the home's own file); for PostgreSQL a URL whose search_path is a
@@ -175,22 +143,10 @@ def database_url(backend: str, pg_url: str | None) -> Iterator[tuple[str | None,
     if backend == "sqlite":
         yield None, None
         return
-    from sqlalchemy import make_url, text
+    from pg_server import new_schema, postgres_server
 
-    from crowdalpha.tournament.db import make_engine
-
-    with postgres_server(pg_url) as (url, postmaster):
-        schema = f"bench_{uuid.uuid4().hex[:12]}"
-        admin = make_engine(url)
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        scoped = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
-        try:
-            yield scoped.render_as_string(hide_password=False), postmaster
-        finally:
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
+    with postgres_server(pg_url, port=54351) as server, new_schema(server.url) as url:
+        yield url, server.postmaster_pid
 
 
 # --- the home -----------------------------------------------------------------------------
