@@ -321,12 +321,12 @@ def graphql_inprocess(env: dict[str, str], participant: Participant, repeats: in
     one at a time, with the SQL statements each request sends."""
     from sqlalchemy import event
 
-    from crowdalpha.api.app import create_app
     from crowdalpha.api.graphql.route import execute
-    from crowdalpha.api.settings import resolve_api_settings
+    from crowdalpha.server.app import create_app
+    from crowdalpha.server.settings import resolve_server_settings
     from crowdalpha.tournament import store as file_store
 
-    app = create_app(resolve_api_settings(env["CROWDALPHA_HOME"], environ={**os.environ, **env}))
+    app = create_app(resolve_server_settings(env["CROWDALPHA_HOME"], environ={**os.environ, **env}))
     services = app.state.services
     engine = services.factory.kw["bind"]
     statements = {"auth": 0, "create": 0}

@@ -292,20 +292,16 @@ ScheduleOption = Annotated[str, typer.Option(envvar="CROWDALPHA_SCHEDULE",
 @contextmanager
 def _tournament(ctx: typer.Context, schedule: str = "weekly"):
     """The home's tournament on the wall clock, fed by the newest dataset in HOME/datasets."""
-    from crowdalpha.errors import ConfigError
     from crowdalpha.tournament.clock import SystemClock
     from crowdalpha.tournament.db import make_session_factory, open_store
     from crowdalpha.tournament.feed import DatasetFeed
-    from crowdalpha.tournament.rounds import Schedule
+    from crowdalpha.tournament.rounds import schedule_named
     from crowdalpha.tournament.runner import Tournament
 
-    schedules = {"weekly": Schedule.weekly, "daily": Schedule.daily}
-    if schedule not in schedules:
-        raise ConfigError(f"schedule {schedule!r} is not one of weekly, daily")
     with _migrated_home(ctx) as (settings, engine):
         feed = DatasetFeed.latest(settings.home / "datasets")
         yield Tournament(make_session_factory(engine), open_store(settings), feed, SystemClock(),
-                         schedules[schedule]())
+                         schedule_named(schedule))
 
 
 def _echo_events(events) -> None:
@@ -459,12 +455,12 @@ def serve(
         home = settings.home
     os.environ.update({"CROWDALPHA_HOME": str(home), "CROWDALPHA_HOST": host,
                        "CROWDALPHA_PORT": str(port), "CROWDALPHA_SCHEDULE": schedule})
-    from crowdalpha.api.app import settings_from_environment
+    from crowdalpha.server.settings import settings_from_environment
 
     settings_from_environment()  # fail here, with one clear line, on bad settings
     typer.echo(f"crowdalpha serving {home} at http://{host}:{port}/graphql "
                f"(operator API docs at http://{host}:{port}/docs)")
-    uvicorn.run("crowdalpha.api.app:app_from_environment", factory=True, host=host, port=port,
+    uvicorn.run("crowdalpha.server.app:app_from_environment", factory=True, host=host, port=port,
                 workers=workers, log_level="warning", timeout_keep_alive=30)
 
 

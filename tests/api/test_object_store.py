@@ -11,7 +11,8 @@ import fsspec
 import httpx
 import pandas as pd
 
-from crowdalpha.api import create_app, resolve_api_settings
+from crowdalpha.server.app import create_app
+from crowdalpha.server.settings import resolve_server_settings
 from crowdalpha.tournament.db import make_engine, migrate
 from tests.api.conftest import add_participant, make_home, tournament_of
 
@@ -28,7 +29,7 @@ def test_submission_round_trip_through_an_object_store(
     store_url = f"memory://crowdalpha-{uuid.uuid4().hex}"
     monkeypatch.setenv("CROWDALPHA_STORE", store_url)
     home = make_home(tmp_path / "home", small_dataset)
-    settings = resolve_api_settings(home, environ={"CROWDALPHA_STORE": store_url})
+    settings = resolve_server_settings(home, environ={"CROWDALPHA_STORE": store_url})
     engine = make_engine(settings.home.db_url)
     migrate(engine)
     engine.dispose()

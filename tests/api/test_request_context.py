@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from crowdalpha.api.context import RequestContext
+from crowdalpha.server.context import RequestContext
 from crowdalpha.tournament.db import make_engine, make_session_factory
 
 

@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 from sqlalchemy.orm import Session
 
-from crowdalpha.api.app import create_app
-from crowdalpha.api.settings import ApiSettings, resolve_api_settings
+from crowdalpha.server.app import create_app
+from crowdalpha.server.settings import ServerSettings, resolve_server_settings
 from crowdalpha.tournament.db import make_engine, open_store
 from crowdalpha.tournament.feed import round_live_ids
 from tests.api.conftest import make_home, tournament_of
@@ -37,13 +37,13 @@ def web_home(small_dataset: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def web_settings(web_home: Path) -> ApiSettings:
+def web_settings(web_home: Path) -> ServerSettings:
     """The server's settings over ``web_home`` (nothing from this process's environment)."""
-    return resolve_api_settings(web_home, environ={})
+    return resolve_server_settings(web_home, environ={})
 
 
 @asynccontextmanager
-async def in_process(settings: ApiSettings) -> AsyncIterator[httpx.AsyncClient]:
+async def in_process(settings: ServerSettings) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the app built from ``settings``, in this process; cookies persist."""
     app = create_app(settings)
     try:
@@ -92,7 +92,7 @@ async def post_form(
 
 
 @contextmanager
-def database(settings: ApiSettings) -> Iterator[Session]:
+def database(settings: ServerSettings) -> Iterator[Session]:
     """A session on the server's database, to look at what the pages did."""
     engine = make_engine(settings.home.db_url)
     try:
@@ -102,7 +102,7 @@ def database(settings: ApiSettings) -> Iterator[Session]:
         engine.dispose()
 
 
-def live_ids(settings: ApiSettings, round_number: int) -> pd.Index:
+def live_ids(settings: ServerSettings, round_number: int) -> pd.Index:
     """The live ids of round ``round_number``: what a valid submission covers."""
     return round_live_ids(open_store(settings.home), round_number)
 

@@ -26,7 +26,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
 from sqlalchemy import select
 
-from crowdalpha.api.settings import resolve_api_settings
+from crowdalpha.server.settings import resolve_server_settings
 from crowdalpha.tournament import accounts, ledger, stakes
 from crowdalpha.tournament import models as models_mod
 from crowdalpha.tournament.tables import Score, Submission
@@ -158,7 +158,7 @@ def test_a_participants_first_round_in_a_browser(
 ) -> None:
     folder = artifacts_dir()
     visit = Visit(browser, live_server, folder)
-    settings = resolve_api_settings(live_server.home, environ={})
+    settings = resolve_server_settings(live_server.home, environ={})
 
     # The public pages, before anyone joins.
     visit.open("/", "home")

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from crowdalpha.api.settings import ApiSettings
+from crowdalpha.server.settings import ServerSettings
 from crowdalpha.tournament import accounts, keys, ledger, stakes
 from crowdalpha.tournament import models as models_mod
 from crowdalpha.tournament.errors import AuthenticationError, RevokedApiKeyError
@@ -38,7 +38,7 @@ from tests.web.conftest import (
 Scenario = Callable[[httpx.AsyncClient], Awaitable[None]]
 
 
-def run(settings: ApiSettings, scenario: Scenario) -> None:
+def run(settings: ServerSettings, scenario: Scenario) -> None:
     """Run ``scenario`` against a fresh in-process app over ``settings``."""
 
     async def main() -> None:
@@ -55,12 +55,12 @@ def error_of(page: httpx.Response) -> str:
     return unescape(found.group(1))
 
 
-def account_count(settings: ApiSettings) -> int:
+def account_count(settings: ServerSettings) -> int:
     with database(settings) as session:
         return session.scalar(select(func.count(Account.id))) or 0
 
 
-def stored_submission_files(settings: ApiSettings) -> list[Path]:
+def stored_submission_files(settings: ServerSettings) -> list[Path]:
     """The submission files in the (local) file store."""
     folder = Path(settings.home.store_url) / "submissions"
     return sorted(p for p in folder.rglob("*") if p.is_file())
@@ -69,7 +69,7 @@ def stored_submission_files(settings: ApiSettings) -> list[Path]:
 # --- sign up, sign in, sign out --------------------------------------------------------
 
 
-def test_sign_up_signs_in_and_shows_an_empty_account(web_settings: ApiSettings) -> None:
+def test_sign_up_signs_in_and_shows_an_empty_account(web_settings: ServerSettings) -> None:
     async def scenario(client: httpx.AsyncClient) -> None:
         done = await sign_up(client, "alice")
         assert (done.status_code, done.headers["location"]) == (303, "/account")
@@ -101,7 +101,7 @@ def test_sign_up_signs_in_and_shows_an_empty_account(web_settings: ApiSettings) 
     ],
 )
 def test_sign_up_errors_show_the_form_again_and_create_nothing(
-    web_settings: ApiSettings, name: str, password: str, again: str, status: int, message: str
+    web_settings: ServerSettings, name: str, password: str, again: str, status: int, message: str
 ) -> None:
     async def scenario(client: httpx.AsyncClient) -> None:
         await sign_up(client, "taken")
@@ -120,7 +120,7 @@ def test_sign_up_errors_show_the_form_again_and_create_nothing(
 
 
 def test_sign_up_grant_is_deposited_with_the_account(
-    web_settings: ApiSettings, monkeypatch: pytest.MonkeyPatch
+    web_settings: ServerSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CROWDALPHA_SIGNUP_GRANT", "100.5")
 
@@ -142,7 +142,7 @@ def test_sign_up_grant_is_deposited_with_the_account(
 
 
 def test_a_bad_sign_up_grant_creates_no_account(
-    web_settings: ApiSettings, monkeypatch: pytest.MonkeyPatch
+    web_settings: ServerSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CROWDALPHA_SIGNUP_GRANT", "-5")
 
@@ -159,7 +159,7 @@ def test_a_bad_sign_up_grant_creates_no_account(
 
 
 def test_sign_in_checks_the_password_and_goes_where_it_was_asked(
-    web_settings: ApiSettings,
+    web_settings: ServerSettings,
 ) -> None:
     async def scenario(client: httpx.AsyncClient) -> None:
         await sign_up(client, "alice")
@@ -200,7 +200,7 @@ def test_sign_in_checks_the_password_and_goes_where_it_was_asked(
 # --- models ------------------------------------------------------------------------
 
 
-def test_models_up_to_the_limit(web_settings: ApiSettings) -> None:
+def test_models_up_to_the_limit(web_settings: ServerSettings) -> None:
     limit = models_mod.DEFAULT_MAX_MODELS
 
     async def scenario(client: httpx.AsyncClient) -> None:
@@ -230,7 +230,7 @@ def test_models_up_to_the_limit(web_settings: ApiSettings) -> None:
         assert owned[0].payout_basis == "corr+mmc"
 
 
-def test_bad_model_names_and_bases_are_refused(web_settings: ApiSettings) -> None:
+def test_bad_model_names_and_bases_are_refused(web_settings: ServerSettings) -> None:
     async def scenario(client: httpx.AsyncClient) -> None:
         await sign_up(client, "alice")
         bad = await post_form(client, "/account/models", {"name": "No Spaces"})
@@ -247,7 +247,7 @@ def test_bad_model_names_and_bases_are_refused(web_settings: ApiSettings) -> Non
 # --- API keys ------------------------------------------------------------------------
 
 
-def test_keys_are_shown_once_and_can_be_revoked(web_settings: ApiSettings) -> None:
+def test_keys_are_shown_once_and_can_be_revoked(web_settings: ServerSettings) -> None:
     tokens: list[str] = []
 
     async def scenario(client: httpx.AsyncClient) -> None:
@@ -284,7 +284,7 @@ def test_keys_are_shown_once_and_can_be_revoked(web_settings: ApiSettings) -> No
         assert len(keys.list_api_keys(session, alice)) == 1
 
 
-def test_nobody_revokes_another_accounts_key(web_settings: ApiSettings) -> None:
+def test_nobody_revokes_another_accounts_key(web_settings: ServerSettings) -> None:
     async def scenario(client: httpx.AsyncClient) -> None:
         await sign_up(client, "alice")
         made = await post_form(client, "/account/keys", {"scopes": ["read"]})
@@ -309,7 +309,7 @@ def _upload(
     return post_form(client, f"/models/{model}/submissions", files={"file": (filename, data)})
 
 
-def test_uploads_follow_the_apis_rules(web_settings: ApiSettings) -> None:
+def test_uploads_follow_the_apis_rules(web_settings: ServerSettings) -> None:
     ids = live_ids(web_settings, 1)
 
     async def scenario(client: httpx.AsyncClient) -> None:
@@ -356,7 +356,7 @@ def test_uploads_follow_the_apis_rules(web_settings: ApiSettings) -> None:
     run(web_settings, scenario)
 
 
-def test_uploads_larger_than_the_servers_limit_are_refused(web_settings: ApiSettings) -> None:
+def test_uploads_larger_than_the_servers_limit_are_refused(web_settings: ServerSettings) -> None:
     ids = live_ids(web_settings, 1)
     small = dataclasses.replace(web_settings, max_upload_bytes=1000)
 
@@ -373,7 +373,7 @@ def test_uploads_larger_than_the_servers_limit_are_refused(web_settings: ApiSett
     run(small, scenario)
 
 
-def test_a_closed_round_takes_no_uploads(web_settings: ApiSettings, web_home: Path) -> None:
+def test_a_closed_round_takes_no_uploads(web_settings: ServerSettings, web_home: Path) -> None:
     ids = live_ids(web_settings, 1)
 
     async def scenario(client: httpx.AsyncClient) -> None:
@@ -397,7 +397,7 @@ def test_a_closed_round_takes_no_uploads(web_settings: ApiSettings, web_home: Pa
 
 
 def test_set_stake_raises_and_lowers_within_the_wallet(
-    web_settings: ApiSettings, monkeypatch: pytest.MonkeyPatch
+    web_settings: ServerSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CROWDALPHA_SIGNUP_GRANT", "100")
 
@@ -447,7 +447,7 @@ def test_set_stake_raises_and_lowers_within_the_wallet(
 
 
 def test_a_decrease_stays_at_risk_until_the_round_resolves(
-    web_settings: ApiSettings, web_home: Path, monkeypatch: pytest.MonkeyPatch
+    web_settings: ServerSettings, web_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CROWDALPHA_SIGNUP_GRANT", "100")
 
@@ -469,7 +469,7 @@ def test_a_decrease_stays_at_risk_until_the_round_resolves(
 # --- anti-forgery and sign-in guards ---------------------------------------------------
 
 
-def test_forms_without_the_sessions_token_are_refused(web_settings: ApiSettings) -> None:
+def test_forms_without_the_sessions_token_are_refused(web_settings: ServerSettings) -> None:
     ids = live_ids(web_settings, 1)
 
     async def scenario(client: httpx.AsyncClient) -> None:
@@ -503,7 +503,7 @@ def test_forms_without_the_sessions_token_are_refused(web_settings: ApiSettings)
         assert [a.name for a in accounts.list_accounts(session)] == ["alice"]
 
 
-def test_forms_of_visitors_not_signed_in_go_to_the_sign_in_page(web_settings: ApiSettings) -> None:
+def test_forms_of_visitors_not_signed_in_go_to_the_sign_in_page(web_settings: ServerSettings) -> None:
     async def scenario(client: httpx.AsyncClient) -> None:
         token = await csrf_of(client, "/login")
         for path in ("/account/models", "/account/keys", "/models/x/stake", "/models/x/submissions"):
@@ -519,7 +519,7 @@ def test_forms_of_visitors_not_signed_in_go_to_the_sign_in_page(web_settings: Ap
     run(web_settings, scenario)
 
 
-def test_a_malformed_form_gets_a_page_not_a_traceback(web_settings: ApiSettings) -> None:
+def test_a_malformed_form_gets_a_page_not_a_traceback(web_settings: ServerSettings) -> None:
     async def scenario(client: httpx.AsyncClient) -> None:
         await sign_up(client, "alice")
         await post_form(client, "/account/models", {"name": "alice_m"})
@@ -537,7 +537,7 @@ def test_a_malformed_form_gets_a_page_not_a_traceback(web_settings: ApiSettings)
     run(web_settings, scenario)
 
 
-def test_a_deleted_account_signs_the_browser_out(web_settings: ApiSettings) -> None:
+def test_a_deleted_account_signs_the_browser_out(web_settings: ServerSettings) -> None:
     """A session naming an account the database no longer has is not signed in."""
 
     async def scenario(client: httpx.AsyncClient) -> None:

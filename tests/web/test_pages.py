@@ -27,8 +27,8 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from crowdalpha.api.settings import ApiSettings, resolve_api_settings
 from crowdalpha.data.layout import PUBLIC_FILES
+from crowdalpha.server.settings import ServerSettings, resolve_server_settings
 from crowdalpha.tournament import (
     accounts,
     leaderboard,
@@ -70,7 +70,7 @@ BENCHMARK = "pg_benchmark"
 class Pages:
     """GET requests to the app in this process, on one event loop (``in_process``'s client)."""
 
-    def __init__(self, settings: ApiSettings) -> None:
+    def __init__(self, settings: ServerSettings) -> None:
         self._runner = asyncio.Runner()
         self._opened = in_process(settings)
         self.client: httpx.AsyncClient = self._runner.run(self._opened.__aenter__())
@@ -166,7 +166,7 @@ def chart_data(html: str, div_id: str) -> list[dict[str, Any]]:
 @dataclass
 class World:
     home: Path
-    settings: ApiSettings
+    settings: ServerSettings
     engine: Engine
     pages: Pages
 
@@ -248,7 +248,7 @@ def world(small_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         _season(tournament)
     finally:
         tournament.factory.kw["bind"].dispose()
-    settings = resolve_api_settings(home, environ={})
+    settings = resolve_server_settings(home, environ={})
     engine = make_engine(settings.home.db_url)
     pages = Pages(settings)
     try:
@@ -262,7 +262,7 @@ def world(small_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
 def empty_pages(small_dataset: Path, tmp_path: Path) -> Iterator[Pages]:
     """The pages of a tournament that has no round, account or stake yet."""
     home = make_home(tmp_path / "empty-home", small_dataset)
-    pages = Pages(resolve_api_settings(home, environ={}))
+    pages = Pages(resolve_server_settings(home, environ={}))
     try:
         yield pages
     finally:

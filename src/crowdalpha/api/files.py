@@ -19,8 +19,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from crowdalpha.api import signing
-from crowdalpha.api.settings import ApiSettings
+from crowdalpha.server import signing
+from crowdalpha.server.settings import ServerSettings
 from crowdalpha.tournament import store as file_store
 from crowdalpha.tournament.store import Store
 
@@ -43,15 +43,6 @@ class FileSource:
         return f"{self.root.rstrip('/')}/{relative}"
 
 
-def download_path(kind: str, relative: str) -> str:
-    """The URL path of a file: ``kind`` is 'datasets' or 'store'."""
-    return f"/files/{kind}/{relative}"
-
-
-def upload_path(relative: str) -> str:
-    return f"/uploads/{relative}"
-
-
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"detail": message}, status_code=status)
 
@@ -61,7 +52,7 @@ def _raw_path(request: Request) -> str:
     return raw.decode("latin-1") if raw else request.url.path
 
 
-def _check_signature(request: Request, settings: ApiSettings) -> JSONResponse | None:
+def _check_signature(request: Request, settings: ServerSettings) -> JSONResponse | None:
     try:
         signing.verify(
             settings, request.method, _raw_path(request),
@@ -119,7 +110,7 @@ def _sources(request: Request) -> dict[str, FileSource]:
 @router.api_route("/files/{kind}/{relative:path}", methods=["GET", "HEAD"])
 async def download(kind: str, relative: str, request: Request) -> Response:
     """A dataset or stored file, whole or one byte range (206), behind a signed URL."""
-    settings: ApiSettings = request.app.state.settings
+    settings: ServerSettings = request.app.state.settings
     refused = _check_signature(request, settings)
     if refused is not None:
         return refused
@@ -177,7 +168,7 @@ def _reject(store: Store, relative: str, status: int, message: str) -> JSONRespo
 @router.put("/uploads/{relative:path}")
 async def upload(relative: str, request: Request) -> Response:
     """Receive an upload behind a signed PUT URL, refusing more than the size cap."""
-    settings: ApiSettings = request.app.state.settings
+    settings: ServerSettings = request.app.state.settings
     store: Store = request.app.state.store
     refused = _check_signature(request, settings)
     if refused is not None:

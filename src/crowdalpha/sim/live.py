@@ -49,10 +49,10 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from crowdalpha.api.app import create_app
-from crowdalpha.api.settings import ApiSettings, resolve_api_settings
 from crowdalpha.data import layout
 from crowdalpha.errors import ConfigError
+from crowdalpha.server.app import create_app
+from crowdalpha.server.settings import ServerSettings, resolve_server_settings
 from crowdalpha.sim.participants import Participant, StakeAction, make_participants
 from crowdalpha.sim.season import enrol_cast
 from crowdalpha.sim.validation_demo import ensure_dataset
@@ -470,7 +470,7 @@ def run_live_demo(
     folder = fresh_folder(home / LIVE_FOLDER)
     version = folder / "datasets" / dataset.name
     shutil.copytree(dataset, version)
-    settings: ApiSettings = resolve_api_settings(folder, host=host, port=port, environ={})
+    settings: ServerSettings = resolve_server_settings(folder, host=host, port=port, environ={})
     db.prepare_home(settings.home)
     engine = db.make_engine(settings.home.db_url)
     previous_url = numerapi.base_api.API_TOURNAMENT_URL

@@ -12,6 +12,7 @@ it. Times come from the clock passed in; nothing here commits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
@@ -21,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from crowdalpha.errors import NotFoundError
+from crowdalpha.errors import ConfigError, NotFoundError
 from crowdalpha.tournament import stakes
 from crowdalpha.tournament.clock import Clock, ensure_utc
 from crowdalpha.tournament.db import atomic
@@ -113,6 +114,17 @@ class Schedule:
         closes = [t + self.close_after for t in self._opens_from(first)]
         closes += [t + self.close_after for t in self._opens_from(first + timedelta(days=7))]
         return min(c for c in closes if c > when)
+
+
+#: The round cadences a tournament can run on, by the name settings and commands use.
+SCHEDULES: dict[str, Callable[[], Schedule]] = {"weekly": Schedule.weekly, "daily": Schedule.daily}
+
+
+def schedule_named(name: str, *, source: str = "schedule") -> Schedule:
+    """The cadence called ``name``; ``ConfigError`` naming ``source`` when there is none."""
+    if name not in SCHEDULES:
+        raise ConfigError(f"{source}={name!r} is not one of {', '.join(SCHEDULES)}")
+    return SCHEDULES[name]()
 
 
 def next_round_number(session: Session) -> int:
@@ -314,6 +326,7 @@ def record_scoring_day(session: Session, round: Round, day: int, *, clock: Clock
 
 __all__ = [
     "DEFAULT_RESOLVES_AFTER_DAYS",
+    "SCHEDULES",
     "Schedule",
     "close_round",
     "current_round",
@@ -326,6 +339,7 @@ __all__ = [
     "record_scoring_day",
     "round_open_for_submissions",
     "rounds_scoring",
+    "schedule_named",
     "scoring_day_due",
     "stake_at_risk",
     "stakes_at_risk",

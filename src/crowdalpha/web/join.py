@@ -22,7 +22,7 @@ the account, with the memo "sign-up grant".
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import PurePosixPath
@@ -36,13 +36,12 @@ from fastapi.routing import APIRoute
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crowdalpha.api.context import Services
-from crowdalpha.api.errors import RateLimitedError, status_code
-from crowdalpha.api.ratelimit import RateLimiter
 from crowdalpha.errors import ConfigError, CrowdalphaError
+from crowdalpha.server.context import WriteSession, get_services
+from crowdalpha.server.errors import RateLimitedError, status_code
+from crowdalpha.server.ratelimit import RateLimiter
 from crowdalpha.tournament import accounts, keys, ledger, rounds, stakes, submissions
 from crowdalpha.tournament import models as models_mod
-from crowdalpha.tournament.db import WRITE_TRANSACTION
 from crowdalpha.tournament.errors import InvalidSubmissionFileError, InvalidValueError
 from crowdalpha.tournament.ledger import ZERO, format_amount
 from crowdalpha.tournament.tables import (
@@ -56,7 +55,7 @@ from crowdalpha.tournament.tables import (
     Score,
     Submission,
 )
-from crowdalpha.web.app import csrf_ok, render, templates
+from crowdalpha.web.rendering import csrf_ok, render, templates
 
 GRANT_ENV = "CROWDALPHA_SIGNUP_GRANT"
 #: Sign-in and sign-up attempts allowed per client address and minute (each costs a scrypt run).
@@ -123,26 +122,7 @@ def _refused_page(request: Request, status: int, message: str) -> HTMLResponse:
     return render(request, _FORBIDDEN, status, message=message, back=back)  # type: ignore[arg-type]
 
 
-def _services(request: Request) -> Services:
-    return request.app.state.services
-
-
-def _db(request: Request) -> Iterator[Session]:
-    """The request's one database session: the handler commits; anything left rolls back.
-
-    A form (POST) writes, so on SQLite its transaction takes the write lock at the start
-    (``WRITE_TRANSACTION``): it waits for another writer instead of failing half-way.
-    """
-    with _services(request).factory() as session:
-        try:
-            if request.method == "POST":
-                session.connection(execution_options=WRITE_TRANSACTION)
-            yield session
-        finally:
-            session.rollback()
-
-
-DB = Annotated[Session, Depends(_db)]
+DB = WriteSession
 
 
 def _signed_in(request: Request, session: DB) -> Account:
@@ -261,7 +241,7 @@ def signup(
     password: Annotated[str, Form()] = "",
     password_again: Annotated[str, Form()] = "",
 ) -> Response:
-    services = _services(request)
+    services = get_services(request)
     name = name.strip()
     try:
         _limit_sign_in(request)
@@ -302,7 +282,7 @@ def login(
     name = name.strip()
     try:
         _limit_sign_in(request)
-        with _services(request).factory() as session:  # reads only: no write lock
+        with get_services(request).factory() as session:  # reads only: no write lock
             account = accounts.check_password(session, name, password)
     except (CrowdalphaError, RateLimitedError) as error:
         return render(request, "login.html", status_code(error), error=str(error), name=name,
@@ -367,7 +347,7 @@ def _account_page(
     values: dict[str, Any] | None = None,
 ) -> HTMLResponse:
     """The account page; ``error`` (a refused form) is shown next to the form ``error_for``."""
-    services = _services(request)
+    services = get_services(request)
     now = services.clock.now()
     current = rounds.current_round(session)
     open_round = current if current is not None and now < current.closes_at else None
@@ -453,7 +433,7 @@ def create_model(
     name = name.strip()
     try:
         model = models_mod.create_model(
-            session, account, name, clock=_services(request).clock, payout_basis=payout_basis
+            session, account, name, clock=get_services(request).clock, payout_basis=payout_basis
         )
         session.commit()
     except CrowdalphaError as error:
@@ -476,7 +456,7 @@ def create_key(
                 f"key label is {len(label)} characters long, at most {KEY_LABEL_MAX} are allowed"
             )
         new_key = keys.create_api_key(
-            session, account, clock=_services(request).clock, scopes=scopes or [],
+            session, account, clock=get_services(request).clock, scopes=scopes or [],
             label=label or None,
         )
         session.commit()
@@ -489,7 +469,7 @@ def create_key(
 @router.post("/account/keys/{public_id}/revoke")
 def revoke_key(request: Request, session: DB, account: FormAccount, public_id: str) -> Response:
     try:
-        key = keys.revoke_api_key(session, public_id, clock=_services(request).clock, by=account)
+        key = keys.revoke_api_key(session, public_id, clock=get_services(request).clock, by=account)
         session.commit()
     except CrowdalphaError as error:
         return _refused_form(request, session, account, error, error_for="keys")
@@ -509,7 +489,7 @@ def upload_predictions(
     file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     """Same rules as the API: the owner only, the open round only, the server's size cap."""
-    services = _services(request)
+    services = get_services(request)
     max_bytes = services.settings.max_upload_bytes
     try:
         model = _own_model(session, account, name)
@@ -545,7 +525,7 @@ def set_stake(
     amount: Annotated[str, Form()] = "",
 ) -> Response:
     """Raise or lower the model's stake to ``amount`` (numerapi's ``stake_set``)."""
-    clock = _services(request).clock
+    clock = get_services(request).clock
     try:
         model = _own_model(session, account, name)
         target = _amount_or_zero(amount, what="stake target")

@@ -17,25 +17,23 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Undefined
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crowdalpha.api.context import RequestContext, Services
-from crowdalpha.api.files import download_path
-from crowdalpha.api.graphql.common import payout_factor_of
-from crowdalpha.api.signing import signed_url
 from crowdalpha.data.layout import FEATURES_JSON, PUBLIC_FILES, versions
 from crowdalpha.errors import NotFoundError
+from crowdalpha.server.context import ReadSession, ServicesDep
+from crowdalpha.server.signing import download_path, signed_url
 from crowdalpha.tournament import leaderboard, ledger, resolution, rounds, stakes
 from crowdalpha.tournament import models as models_mod
 from crowdalpha.tournament.ledger import ZERO, format_amount
@@ -57,8 +55,9 @@ from crowdalpha.tournament.tables import (
     Score,
     Submission,
 )
+from crowdalpha.tournament.views.rounds import round_payout_factor
 from crowdalpha.web import charts
-from crowdalpha.web.app import render, templates
+from crowdalpha.web.rendering import render, templates
 
 router = APIRouter(include_in_schema=False)
 
@@ -144,20 +143,6 @@ templates.env.filters.update(
 
 
 # --- dependencies --------------------------------------------------------------------
-
-
-def get_services(request: Request) -> Services:
-    return request.app.state.services
-
-
-def read_session(request: Request) -> Iterator[Session]:
-    """One session for the request; read only (closed, never committed)."""
-    with get_services(request).factory() as session:
-        yield session
-
-
-ServicesDep = Annotated[Services, Depends(get_services)]
-ReadSession = Annotated[Session, Depends(read_session)]
 
 
 def not_found(request: Request, message: str) -> HTMLResponse:
@@ -380,7 +365,7 @@ def round_page(
             select(Model.id, Model.name).where(Model.id.in_([p.model_id for p in results]))
         ).all()
     )
-    factor = payout_factor_of(RequestContext(services, None, _session=session), found)
+    factor = round_payout_factor(session, found, services.rules)
     paths: dict[str, list[charts.Point]] = defaultdict(list)
     drawn = {r.model for r in rows[:MAX_PATHS]}
     for row in scores.itertuples(index=False):

@@ -51,9 +51,9 @@ from crowdalpha.api.admin.models import (
     SortKey,
     WalletMovement,
 )
-from crowdalpha.api.context import Services
-from crowdalpha.api.errors import RateLimitedError, user_message
-from crowdalpha.api.ratelimit import rate_limit_key
+from crowdalpha.server.errors import RateLimitedError, user_message
+from crowdalpha.server.ratelimit import rate_limit_key
+from crowdalpha.server.services import Services
 from crowdalpha.tournament import keys
 from crowdalpha.tournament.db import session_scope
 from crowdalpha.tournament.errors import AuthenticationError

@@ -9,7 +9,6 @@ from ariadne import MutationType, QueryType
 from graphql import GraphQLResolveInfo
 from sqlalchemy import select
 
-from crowdalpha.api.context import RequestContext
 from crowdalpha.api.graphql.common import (
     TOURNAMENT,
     check_tournament,
@@ -18,6 +17,7 @@ from crowdalpha.api.graphql.common import (
     own_model,
     submission_view,
 )
+from crowdalpha.server.context import RequestContext
 from crowdalpha.tournament import accounts, keys, ledger, stakes, webhooks
 from crowdalpha.tournament import models as models_mod
 from crowdalpha.tournament.errors import InvalidValueError

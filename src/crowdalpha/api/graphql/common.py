@@ -9,24 +9,22 @@ from decimal import Decimal
 from typing import Any
 
 from graphql import GraphQLResolveInfo
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from crowdalpha.api.context import RequestContext
 from crowdalpha.errors import NotFoundError
+from crowdalpha.server.context import RequestContext
 from crowdalpha.tournament import models as models_mod
 from crowdalpha.tournament import rounds
 from crowdalpha.tournament.errors import InvalidValueError
 from crowdalpha.tournament.feed import MAIN_TARGET
 from crowdalpha.tournament.keys import Principal
-from crowdalpha.tournament.payouts import payout_factor
 from crowdalpha.tournament.tables import (
     Model,
     Round,
-    RoundPayout,
-    RoundStake,
     RoundStatus,
     Submission,
 )
+from crowdalpha.tournament.views.rounds import round_payout_factor
 
 #: Numerai's id of the classic tournament; the only one a crowdalpha server runs.
 TOURNAMENT = 8
@@ -73,21 +71,8 @@ def own_model(ctx: RequestContext, model_id: str | None, principal: Principal) -
 
 
 def payout_factor_of(ctx: RequestContext, round: Round) -> Decimal | None:
-    """The round's payout factor: fixed at the close by the total stake at risk (None while open)."""
-    if round.status == RoundStatus.OPEN:
-        return None
-    if round.status == RoundStatus.RESOLVED:
-        text = ctx.session.scalar(
-            select(RoundPayout.payout_factor).where(RoundPayout.round_id == round.id).limit(1)
-        )
-        if text is not None:
-            return Decimal(text)
-    total = ctx.session.scalar(
-        select(func.coalesce(func.sum(RoundStake.stake_at_risk), 0)).where(
-            RoundStake.round_id == round.id
-        )
-    )
-    return payout_factor(Decimal(total or 0), ctx.services.rules)
+    """The round's payout factor (``views.rounds.round_payout_factor``)."""
+    return round_payout_factor(ctx.session, round, ctx.services.rules)
 
 
 def score_configs(ctx: RequestContext, round: Round) -> list[dict[str, Any]]:

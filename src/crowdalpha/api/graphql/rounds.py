@@ -8,11 +8,10 @@ from ariadne import QueryType
 from graphql import GraphQLResolveInfo
 from sqlalchemy import select
 
-from crowdalpha.api import signing
-from crowdalpha.api.files import download_path
 from crowdalpha.api.graphql.common import check_tournament, context, round_view
 from crowdalpha.data import layout
 from crowdalpha.errors import NotFoundError
+from crowdalpha.server import signing
 from crowdalpha.tournament import rounds as rounds_mod
 from crowdalpha.tournament.errors import InvalidValueError
 from crowdalpha.tournament.feed import round_folder
@@ -100,5 +99,5 @@ def resolve_dataset(
         newest = current_round(ctx.session)
         if newest is not None and wanted.number != newest.number:
             relative = f"{round_folder(wanted.number)}/{ROUND_FILES[name]}"
-            return signing.signed_url(settings, "GET", download_path("store", relative))
-    return signing.signed_url(settings, "GET", download_path("datasets", f"{version}/{name}"))
+            return signing.signed_url(settings, "GET", signing.download_path("store", relative))
+    return signing.signed_url(settings, "GET", signing.download_path("datasets", f"{version}/{name}"))

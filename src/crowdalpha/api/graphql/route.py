@@ -26,10 +26,11 @@ from graphql import (
 )
 from starlette.concurrency import run_in_threadpool
 
-from crowdalpha.api.context import RequestContext, Services
-from crowdalpha.api.errors import INTERNAL, RateLimitedError, user_message
 from crowdalpha.api.graphql.schema import executable_schema
-from crowdalpha.api.ratelimit import rate_limit_key
+from crowdalpha.server.context import RequestContext
+from crowdalpha.server.errors import INTERNAL, RateLimitedError, user_message
+from crowdalpha.server.ratelimit import rate_limit_key
+from crowdalpha.server.services import Services
 
 log = logging.getLogger(__name__)
 #: ariadne logs every resolver error with its traceback; user errors are not server faults,

@@ -53,7 +53,6 @@ from graphql import GraphQLResolveInfo
 from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.orm import aliased
 
-from crowdalpha.api.context import RequestContext
 from crowdalpha.api.graphql.common import (
     check_tournament,
     context,
@@ -61,6 +60,7 @@ from crowdalpha.api.graphql.common import (
     payout_factor_of,
     score_configs,
 )
+from crowdalpha.server.context import RequestContext
 from crowdalpha.tournament import leaderboard, payouts, rounds
 from crowdalpha.tournament import models as models_mod
 from crowdalpha.tournament.errors import InvalidValueError

@@ -14,8 +14,8 @@ from typing import Any
 from ariadne import MutationType
 from graphql import GraphQLResolveInfo
 
-from crowdalpha.api.context import RequestContext
 from crowdalpha.api.graphql.common import check_tournament, context, own_model
+from crowdalpha.server.context import RequestContext
 from crowdalpha.tournament import ledger, rounds, stakes
 from crowdalpha.tournament.errors import InsufficientStakeError, InvalidValueError
 from crowdalpha.tournament.tables import Model, ReleaseStatus

@@ -12,11 +12,12 @@ from ariadne import MutationType, QueryType
 from graphql import GraphQLResolveInfo
 from sqlalchemy import select
 
-from crowdalpha.api import files, signing
-from crowdalpha.api.context import RequestContext
+from crowdalpha.api import files
 from crowdalpha.api.graphql.accounts import model_submissions
 from crowdalpha.api.graphql.common import check_tournament, context, own_model, submission_view
 from crowdalpha.errors import NotFoundError
+from crowdalpha.server import signing
+from crowdalpha.server.context import RequestContext
 from crowdalpha.tournament import rounds, submissions
 from crowdalpha.tournament.errors import (
     InvalidSubmissionFileError,
@@ -46,7 +47,7 @@ def upload_slot(principal: Principal, filename: str) -> str:
 
 def upload_auth(ctx: RequestContext, principal: Principal, filename: str) -> dict[str, str]:
     slot = upload_slot(principal, filename)
-    url = signing.signed_url(ctx.services.settings, "PUT", files.upload_path(slot))
+    url = signing.signed_url(ctx.services.settings, "PUT", signing.upload_path(slot))
     return {"filename": slot, "url": url}
 
 
@@ -137,7 +138,7 @@ def resolve_download_auth(_: Any, info: GraphQLResolveInfo, id: str | None = Non
     require_owner(row.model, principal.account)
     # The file as it was submitted (older submissions: a parquet copy).
     stem = PurePosixPath(row.filename or "predictions").stem
-    url = signing.signed_url(ctx.services.settings, "GET", files.download_path("store", row.path))
+    url = signing.signed_url(ctx.services.settings, "GET", signing.download_path("store", row.path))
     return {"filename": f"{stem}{PurePosixPath(row.path).suffix}", "url": url}
 
 

@@ -1,31 +1,33 @@
-"""The HTTP server: numerapi-compatible GraphQL, signed file URLs and the operator's REST API.
+"""The server: one FastAPI application that mounts the API's routers (numerapi-compatible
+GraphQL, signed file URLs, the operator's REST API) and the web pages, over one
+tournament home.
 
-``create_app`` builds a FastAPI application over one tournament home;
-``crowdalpha serve`` runs it with uvicorn. ``app_from_environment`` is the
-factory uvicorn's worker processes call (settings from ``CROWDALPHA_*``).
+``create_app`` builds it; ``crowdalpha serve`` runs it with uvicorn, whose worker
+processes call ``app_from_environment``. This module is the only one that imports
+both ``api`` and ``web``: they share the services, settings, request dependencies and
+error mapping of ``crowdalpha.server``, never each other.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 
 import fsspec
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crowdalpha import __version__
-from crowdalpha.api import files
-from crowdalpha.api.admin import router as admin_router
-from crowdalpha.api.context import Services
-from crowdalpha.api.errors import INTERNAL, status_code, user_message
+from crowdalpha.api import API_PREFIXES, api_routers
 from crowdalpha.api.files import FileSource
-from crowdalpha.api.graphql.route import router as graphql_router
-from crowdalpha.api.ratelimit import RateLimiter
-from crowdalpha.api.settings import ApiSettings, resolve_api_settings
 from crowdalpha.errors import USER_ERRORS
+from crowdalpha.server.errors import INTERNAL, status_code, user_message
+from crowdalpha.server.ratelimit import RateLimiter
+from crowdalpha.server.services import Services
+from crowdalpha.server.settings import ServerSettings, settings_from_environment
 from crowdalpha.tournament.clock import Clock, SystemClock
 from crowdalpha.tournament.db import (
     make_engine,
@@ -34,11 +36,9 @@ from crowdalpha.tournament.db import (
     prepare_home,
     require_current_schema,
 )
-from crowdalpha.tournament.rounds import Schedule
+from crowdalpha.web import mount_web, not_found_page
 
 log = logging.getLogger(__name__)
-
-SCHEDULES = {"weekly": Schedule.weekly, "daily": Schedule.daily}
 
 
 class RequestTimeout:
@@ -73,7 +73,7 @@ class RequestTimeout:
             await response(scope, receive, send)
 
 
-def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> FastAPI:
+def create_app(settings: ServerSettings, *, clock: Clock | None = None) -> FastAPI:
     """The server over ``settings``' home (its database must be migrated)."""
     prepare_home(settings.home)
     engine = make_engine(settings.home.db_url)
@@ -84,7 +84,7 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> FastAPI:
         factory=make_session_factory(engine),
         store=store,
         clock=clock or SystemClock(),
-        schedule=SCHEDULES[settings.schedule](),
+        schedule=settings.round_schedule(),
     )
     app = FastAPI(
         title="crowdalpha",
@@ -100,12 +100,9 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> FastAPI:
         "datasets": FileSource(fsspec.filesystem("file"), str(settings.datasets_dir)),
         "store": FileSource(*store),
     }
-    app.include_router(graphql_router)
-    app.include_router(files.router)
-    app.include_router(admin_router)
-    from crowdalpha.web import mount_web  # the pages share this server and its state
-
-    mount_web(app, services)
+    for router in api_routers():
+        app.include_router(router)
+    mount_web(app, settings)
 
     @app.exception_handler(Exception)
     async def _any_error(request: Request, error: Exception) -> JSONResponse:
@@ -115,6 +112,15 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> FastAPI:
             return JSONResponse({"detail": INTERNAL}, status_code=500)
         return JSONResponse({"detail": message}, status_code=status_code(error))
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
+        """A browser asking for a page that does not exist gets the friendly 404 page;
+        API clients keep FastAPI's JSON answers."""
+        wants_html = "text/html" in request.headers.get("accept", "")
+        if error.status_code == 404 and wants_html and not request.url.path.startswith(API_PREFIXES):
+            return not_found_page(request, f"There is no page {request.url.path[:80]!r}.")
+        return await http_exception_handler(request, error)
+
     for cls in USER_ERRORS:
         app.add_exception_handler(cls, _any_error)
     app.add_middleware(RequestTimeout, seconds=settings.request_timeout_seconds)
@@ -122,14 +128,6 @@ def create_app(settings: ApiSettings, *, clock: Clock | None = None) -> FastAPI:
     return app
 
 
-def settings_from_environment() -> ApiSettings:
-    """The server's settings from the ``CROWDALPHA_*`` variables ``crowdalpha serve`` sets."""
-    return resolve_api_settings(
-        host=os.environ.get("CROWDALPHA_HOST", "127.0.0.1"),
-        port=int(os.environ.get("CROWDALPHA_PORT", "8000")),
-    )
-
-
 def app_from_environment() -> FastAPI:
-    """The factory uvicorn workers call."""
+    """The factory uvicorn workers call: settings from the ``CROWDALPHA_*`` variables."""
     return create_app(settings_from_environment())

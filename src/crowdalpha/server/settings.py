@@ -16,12 +16,13 @@ from pathlib import Path
 
 from crowdalpha.errors import ConfigError
 from crowdalpha.tournament.db import Settings, resolve_settings
+from crowdalpha.tournament.rounds import Schedule, schedule_named
 
 SECRET_FILE = ".secret"
 
 
 @dataclass(frozen=True)
-class ApiSettings:
+class ServerSettings:
     """Everything the HTTP server needs to know, resolved once at start-up."""
 
     home: Settings
@@ -36,6 +37,10 @@ class ApiSettings:
     @property
     def datasets_dir(self) -> Path:
         return self.home.home / "datasets"
+
+    def round_schedule(self) -> Schedule:
+        """The round cadence these settings name."""
+        return schedule_named(self.schedule)
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -62,13 +67,13 @@ def home_secret(home: Path) -> bytes:
     return path.read_text().strip().encode()
 
 
-def resolve_api_settings(
+def resolve_server_settings(
     home: str | os.PathLike[str] | None = None,
     *,
     host: str = "127.0.0.1",
     port: int = 8000,
     environ: Mapping[str, str] | None = None,
-) -> ApiSettings:
+) -> ServerSettings:
     """Settings from ``home`` and the ``CROWDALPHA_*`` variables."""
     env = os.environ if environ is None else environ
     base = resolve_settings(home, environ=env)
@@ -76,17 +81,24 @@ def resolve_api_settings(
     public_url = (env.get("CROWDALPHA_PUBLIC_URL") or f"http://{shown_host}:{port}").rstrip("/")
     secret = env.get("CROWDALPHA_SECRET", "").encode() or home_secret(base.home)
     schedule = env.get("CROWDALPHA_SCHEDULE") or "weekly"
-    if schedule not in ("weekly", "daily"):
-        raise ConfigError(f"CROWDALPHA_SCHEDULE={schedule!r} is not one of weekly, daily")
-    return ApiSettings(
+    schedule_named(schedule, source="CROWDALPHA_SCHEDULE")
+    return ServerSettings(
         home=base,
         public_url=public_url,
         secret=secret,
         schedule=schedule,
-        url_ttl_seconds=_int(env, "CROWDALPHA_URL_TTL", ApiSettings.url_ttl_seconds),
-        max_upload_bytes=_int(env, "CROWDALPHA_MAX_UPLOAD_BYTES", ApiSettings.max_upload_bytes),
-        rate_limit_per_minute=_int(env, "CROWDALPHA_RATE_LIMIT", ApiSettings.rate_limit_per_minute),
+        url_ttl_seconds=_int(env, "CROWDALPHA_URL_TTL", ServerSettings.url_ttl_seconds),
+        max_upload_bytes=_int(env, "CROWDALPHA_MAX_UPLOAD_BYTES", ServerSettings.max_upload_bytes),
+        rate_limit_per_minute=_int(env, "CROWDALPHA_RATE_LIMIT", ServerSettings.rate_limit_per_minute),
         request_timeout_seconds=float(
-            _int(env, "CROWDALPHA_REQUEST_TIMEOUT", int(ApiSettings.request_timeout_seconds))
+            _int(env, "CROWDALPHA_REQUEST_TIMEOUT", int(ServerSettings.request_timeout_seconds))
         ),
+    )
+
+
+def settings_from_environment() -> ServerSettings:
+    """The server's settings from the ``CROWDALPHA_*`` variables ``crowdalpha serve`` sets."""
+    return resolve_server_settings(
+        host=os.environ.get("CROWDALPHA_HOST", "127.0.0.1"),
+        port=int(os.environ.get("CROWDALPHA_PORT", "8000")),
     )

@@ -1,60 +1,57 @@
-"""What a request handler needs: the server's services and the caller's identity.
+"""What a request handler needs, as FastAPI dependencies: the server's services, a database
+session, and the caller's identity.
 
-``Services`` is built once per process (database, file store, clock, settings).
-``RequestContext`` lives for one request: it opens a database session only
-when a resolver asks for one, authenticates only when a resolver needs a key,
-and commits (or rolls back) once at the end.
+``RequestContext`` lives for one GraphQL request: it opens a database session only
+when a resolver asks for one, authenticates only when a resolver needs a key, and
+commits (or rolls back) once at the end. Page and form handlers take ``ReadSession``
+(never committed) or ``WriteSession`` (the handler commits; a POST takes SQLite's
+write lock at the start, so it waits for another writer instead of failing half-way).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
+from typing import Annotated
 
-import pandas as pd
-from sqlalchemy.orm import Session, sessionmaker
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
 
-from crowdalpha.api.settings import ApiSettings
+from crowdalpha.server.services import Services
 from crowdalpha.tournament import keys
-from crowdalpha.tournament.clock import Clock
 from crowdalpha.tournament.db import WRITE_TRANSACTION
-from crowdalpha.tournament.feed import DatasetFeed, round_live_ids
 from crowdalpha.tournament.keys import Principal
-from crowdalpha.tournament.payouts import PayoutRules
-from crowdalpha.tournament.rounds import Schedule
-from crowdalpha.tournament.store import Store
-from crowdalpha.tournament.submissions import ids_fingerprint
 
 
-@dataclass
-class Services:
-    """The server's long-lived parts, shared by all requests of a process."""
+def get_services(request: Request) -> Services:
+    """The services of the server handling ``request``."""
+    return request.app.state.services
 
-    settings: ApiSettings
-    factory: sessionmaker[Session]
-    store: Store
-    clock: Clock
-    schedule: Schedule
-    rules: PayoutRules = field(default_factory=PayoutRules)
 
-    @property
-    def datasets_dir(self) -> Path:
-        return self.settings.datasets_dir
+def read_session(request: Request) -> Iterator[Session]:
+    """One session for the request; read only (closed, never committed)."""
+    with get_services(request).factory() as session:
+        yield session
 
-    def feed(self) -> DatasetFeed:
-        """The newest dataset version (read fresh: the operator may publish meanwhile)."""
-        return DatasetFeed.latest(self.datasets_dir)
 
-    def __post_init__(self) -> None:
-        # A round's archived live ids never change once it opens: read them once per process.
-        self.live_ids: Callable[[int], pd.Index] = lru_cache(maxsize=8)(
-            lambda number: pd.Index(round_live_ids(self.store, number).astype(str))
-        )
-        self.live_fingerprint: Callable[[int], str] = lru_cache(maxsize=8)(
-            lambda number: ids_fingerprint(self.live_ids(number))
-        )
+def write_session(request: Request) -> Iterator[Session]:
+    """The request's one unit of work: the handler commits; anything left rolls back.
+
+    A POST writes, so on SQLite its transaction takes the write lock at the start
+    (``WRITE_TRANSACTION``): it waits for another writer instead of failing half-way.
+    """
+    with get_services(request).factory() as session:
+        try:
+            if request.method == "POST":
+                session.connection(execution_options=WRITE_TRANSACTION)
+            yield session
+        finally:
+            session.rollback()
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+ReadSession = Annotated[Session, Depends(read_session)]
+WriteSession = Annotated[Session, Depends(write_session)]
 
 
 @dataclass

@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-from crowdalpha.api.settings import ApiSettings
+from crowdalpha.server.settings import ServerSettings
 
 
 class SignatureError(Exception):
@@ -26,7 +26,7 @@ def _signature(secret: bytes, method: str, path: str, expires: int) -> str:
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
-def signed_url(settings: ApiSettings, method: str, path: str, *, now: float | None = None) -> str:
+def signed_url(settings: ServerSettings, method: str, path: str, *, now: float | None = None) -> str:
     """The public URL of ``path`` (starting with '/') signed for ``method``."""
     moment = time.time() if now is None else now
     expires = int(moment) + settings.url_ttl_seconds
@@ -36,7 +36,7 @@ def signed_url(settings: ApiSettings, method: str, path: str, *, now: float | No
 
 
 def verify(
-    settings: ApiSettings, method: str, raw_path: str, expires: str | None, signature: str | None,
+    settings: ServerSettings, method: str, raw_path: str, expires: str | None, signature: str | None,
     *, now: float | None = None,
 ) -> None:
     """Raise ``SignatureError`` unless the URL is signed for ``method`` and not expired.
@@ -57,3 +57,13 @@ def verify(
     if moment > expiry:
         at = datetime.fromtimestamp(expiry, UTC).isoformat()
         raise SignatureError(f"this URL expired at {at}; ask the API for a fresh one")
+
+
+def download_path(kind: str, relative: str) -> str:
+    """The URL path of a downloadable file: ``kind`` is 'datasets' or 'store'."""
+    return f"/files/{kind}/{relative}"
+
+
+def upload_path(relative: str) -> str:
+    """The URL path an upload is PUT to."""
+    return f"/uploads/{relative}"
