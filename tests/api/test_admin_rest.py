@@ -29,7 +29,7 @@ from crowdalpha.tournament.db import (
     session_scope,
 )
 from crowdalpha.tournament.leaderboard import SORT_KEYS
-from tests.api.conftest import Server, make_home, start_server, stop_server
+from tests.helpers.server import Server, make_home, start_server, stop_server
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from crowdalpha.tournament.db import make_engine, resolve_settings
 from crowdalpha.tournament.feed import round_live_ids
 from crowdalpha.tournament.tables import Submission
-from tests.api.conftest import (
+from tests.helpers.server import (
     Participant,
     Server,
     add_participant,

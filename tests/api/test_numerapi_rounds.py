@@ -100,7 +100,7 @@ def test_tampered_urls_are_refused(server, change: str) -> None:
 
 
 def test_expired_url_is_refused(tmp_path: Path, small_dataset: Path) -> None:
-    from tests.api.conftest import make_home, start_server, stop_server
+    from tests.helpers.server import make_home, start_server, stop_server
 
     home = make_home(tmp_path / "home", small_dataset)
     running = start_server(home, env={"CROWDALPHA_URL_TTL": "1"})

@@ -36,7 +36,7 @@ from crowdalpha.tournament.tables import (
     RoundStake,
     Score,
 )
-from tests.api.conftest import (
+from tests.helpers.server import (
     Participant,
     Server,
     add_participant,

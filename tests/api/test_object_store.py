@@ -14,7 +14,7 @@ import pandas as pd
 from crowdalpha.server.app import create_app
 from crowdalpha.server.settings import resolve_server_settings
 from crowdalpha.tournament.db import make_engine, migrate
-from tests.api.conftest import add_participant, make_home, tournament_of
+from tests.helpers.server import add_participant, make_home, tournament_of
 
 UPLOAD_AUTH = """query($m: String) { submission_upload_auth(filename: "p.csv", tournament: 8,
                  modelId: $m) { filename url } }"""

@@ -63,7 +63,7 @@ from crowdalpha.tournament.tables import (
     Score,
     Submission,
 )
-from tests.api.conftest import (
+from tests.helpers.server import (
     add_participant,
     free_port,
     make_home,

@@ -13,22 +13,20 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from crowdalpha.tournament.clock import ReplayClock
 from crowdalpha.tournament.db import make_engine, migrate
+from tests.helpers.db import START, pg_schema_engine
 
 PG_ENV = "CROWDALPHA_TEST_PG_URL"
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "ci_postgres.sh"
-START = datetime(2024, 1, 6, 18, 0, tzinfo=UTC)  # a Saturday, when a weekly round opens
 
 
 def _parse_exports(stdout: str) -> dict[str, str]:
@@ -81,23 +79,6 @@ def pg_url() -> Iterator[str]:
             timeout=120,
             check=False,
         )
-
-
-@contextmanager
-def pg_schema_engine(url: str) -> Iterator[Engine]:
-    """An engine whose connections live in a fresh, empty schema (dropped afterwards)."""
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture(

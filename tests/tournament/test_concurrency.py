@@ -23,7 +23,7 @@ from crowdalpha.tournament.errors import (
     ModelLimitError,
     RoundAlreadyOpenError,
 )
-from tests.tournament.conftest import START, pg_schema_engine
+from tests.helpers.db import START, pg_schema_engine
 
 pytestmark = pytest.mark.service
 

@@ -21,8 +21,8 @@ from crowdalpha.tournament.tables import (
     PendingRelease,
     ReleaseStatus,
 )
+from tests.helpers.db import START
 from tests.tournament import factories
-from tests.tournament.conftest import START
 
 
 def counts(session: Session) -> tuple[int, int, int]:

@@ -27,7 +27,7 @@ from crowdalpha.tournament.errors import (
 )
 from crowdalpha.tournament.ledger import quantize_amount
 from crowdalpha.tournament.tables import JournalEntry
-from tests.tournament.conftest import START
+from tests.helpers.db import START
 
 ACCOUNTS = 2
 MODELS = 2  # model i belongs to account OWNER[i]

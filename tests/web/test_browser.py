@@ -30,8 +30,8 @@ from crowdalpha.server.settings import resolve_server_settings
 from crowdalpha.tournament import accounts, ledger, stakes
 from crowdalpha.tournament import models as models_mod
 from crowdalpha.tournament.tables import Score, Submission
-from tests.api.conftest import Server, make_home, start_server, stop_server, tournament_of
-from tests.web.conftest import PASSWORD, database, live_ids, predictions_csv
+from tests.helpers.server import Server, make_home, start_server, stop_server, tournament_of
+from tests.helpers.web import PASSWORD, database, live_ids, predictions_csv
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

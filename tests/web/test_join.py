@@ -23,8 +23,8 @@ from crowdalpha.tournament import accounts, keys, ledger, stakes
 from crowdalpha.tournament import models as models_mod
 from crowdalpha.tournament.errors import AuthenticationError, RevokedApiKeyError
 from crowdalpha.tournament.tables import Account, EntryKind, Submission
-from tests.api.conftest import tournament_of
-from tests.web.conftest import (
+from tests.helpers.server import tournament_of
+from tests.helpers.web import (
     PASSWORD,
     csrf_of,
     database,

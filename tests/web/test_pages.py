@@ -55,8 +55,8 @@ from crowdalpha.tournament.tables import (
 )
 from crowdalpha.web import charts
 from crowdalpha.web.pages import duration, money, percent, score, size
-from tests.api.conftest import make_home, tournament_of
-from tests.web.conftest import in_process
+from tests.helpers.server import make_home, tournament_of
+from tests.helpers.web import in_process
 
 DAYS = 3
 CLOCK = SystemClock()
