@@ -378,7 +378,7 @@ def test_stake_and_payout_totals(session: Session, clock: ReplayClock, alice: Ac
     add_payout(session, a, rounds[2], "-2.25", at_risk="200")
     add_payout(session, a, rounds[3], "1.000000001")
     rows = by_name(model_leaderboard(session))
-    assert rows["a"].stake == Decimal("250.5") == stakes.stake_balance(session, a)
+    assert rows["a"].stake == Decimal("250.5") == stakes.stake_now(session, a)
     assert rows["a"].paid == Decimal("4.000000001")
     assert rows["a"].burned == Decimal("2.25")
     assert rows["a"].net == Decimal("1.750000001")
@@ -395,11 +395,11 @@ def test_stake_follows_decreases_and_payouts(
     session: Session, clock: ReplayClock, alice: Account
 ) -> None:
     a = factories.staked_model(session, clock, alice, "a", stake="100")
-    stakes.request_stake_decrease(session, a, 30, by=alice, clock=clock, at_risk_until_round=1)
+    stakes.decrease_stake(session, a, 30, by=alice, clock=clock, at_risk_until_round=1)
     stakes.payout(session, a, "5", round_number=1, clock=clock)
     stakes.burn(session, a, "1", round_number=1, clock=clock)
     assert by_name(model_leaderboard(session))["a"].stake == Decimal(74)
-    assert stakes.stake_balance(session, a) == Decimal(74)
+    assert stakes.stake_now(session, a) == Decimal(74)
 
 
 # --- order ------------------------------------------------------------------------

@@ -155,16 +155,16 @@ def test_a_failure_midway_leaves_no_partial_state(
     # the decrease's journal entry is flushed before the pending release is recorded
     monkeypatch.setattr(stakes, "_record_release", explode)
     with pytest.raises(RuntimeError, match=r"disk on fire"):
-        stakes.request_stake_decrease(
+        stakes.decrease_stake(
             session, model, "5", by=alice, clock=clock, at_risk_until_round=3
         )
     assert counts(session) == before
-    assert stakes.stake_balance(session, model) == 20
+    assert stakes.stake_now(session, model) == 20
     assert stakes.pending_release_balance(session, model) == 0
     monkeypatch.undo()
     # the session is still usable and the next operation succeeds
-    stakes.request_stake_decrease(session, model, "5", by=alice, clock=clock, at_risk_until_round=3)
-    assert stakes.stake_balance(session, model) == 15
+    stakes.decrease_stake(session, model, "5", by=alice, clock=clock, at_risk_until_round=3)
+    assert stakes.stake_now(session, model) == 15
     assert ledger.audit(session).ok
 
 

@@ -194,7 +194,7 @@ def test_random_movements_keep_the_books_straight(
                     _, m, pct, until = op
                     x = share(ref.stake[m], pct)
                     refused = InsufficientStakeError if x > ref.stake[m] else None
-                    stakes.request_stake_decrease(
+                    stakes.decrease_stake(
                         session,
                         owned[m],
                         x,
@@ -259,10 +259,10 @@ def test_random_movements_keep_the_books_straight(
         for a, person in enumerate(people):
             assert ledger.wallet_balance(session, person) == ref.wallet[a]
         for m, model in enumerate(owned):
-            assert stakes.stake_balance(session, model) == ref.stake[m]
+            assert stakes.stake_now(session, model) == ref.stake[m]
             assert stakes.pending_release_balance(session, model) == ref.pending_of(m)
             for at, frozen in closes:
-                assert stakes.stake_at_close(session, model, at=at) == frozen[m]
+                assert stakes.stake_as_of(session, model, at=at) == frozen[m]
         report = ledger.audit(session)
         assert report.ok, str(report)
         assert report.wallets == sum(ref.wallet, Decimal(0))

@@ -100,7 +100,7 @@ def test_day_scores_equal_numerai_tools_on_the_revealed_targets(tournament: Tour
         round = rounds.get_round(session, 1)
         assert round.status == RoundStatus.SCORING and round.scoring_day == 1
         counted = resolution.counted_submissions(session, round)
-        at_risk = rounds.stakes_at_risk(session, round)
+        at_risk = stakes.frozen_stakes(session, round)
         preds = pd.DataFrame({
             s.model.name: submissions.read_submission(t.store, s) for s in counted
         })

@@ -115,9 +115,9 @@ def test_close_freezes_stakes_at_risk(session: Session, clock: ReplayClock) -> N
     assert rounds.close_round(session, r1, clock=clock) == {staked.id: Decimal("150")}
     stakes.increase_stake(session, staked, Decimal("500"), by=alice, clock=clock)
     session.expire_all()
-    assert rounds.stakes_at_risk(session, r1) == {staked.id: Decimal("150.000000000")}
-    assert rounds.stake_at_risk(session, r1, staked) == Decimal("150")
-    assert rounds.stake_at_risk(session, r1, unstaked) == 0
+    assert stakes.frozen_stakes(session, r1) == {staked.id: Decimal("150.000000000")}
+    assert stakes.frozen_stake(session, r1, staked) == Decimal("150")
+    assert stakes.frozen_stake(session, r1, unstaked) == 0
     assert session.scalar(select(func.count()).select_from(RoundStake)) == 1
 
 
@@ -131,7 +131,7 @@ def test_scoring_days_resolve_the_round_and_release_decreases(
     )
     clock.set(MON_CLOSE)
     rounds.close_round(session, r1, clock=clock)
-    stakes.request_stake_decrease(
+    stakes.decrease_stake(
         session, model, Decimal("40"), by=alice, clock=clock, at_risk_until_round=r1.number
     )
     rounds.record_scoring_day(session, r1, 1, clock=clock)

@@ -30,11 +30,11 @@ def test_only_the_owner_stakes_on_a_model(session: Session, clock: ReplayClock) 
         stakes.increase_stake(session, model, 10, by=bob, clock=clock)
     stakes.increase_stake(session, model, 10, by=alice, clock=clock)
     with pytest.raises(PermissionDeniedError, match=r"account 'bob' does not own model 'alices'"):
-        stakes.request_stake_decrease(
+        stakes.decrease_stake(
             session, model, 5, by=bob, clock=clock, at_risk_until_round=None
         )
     assert ledger.wallet_balance(session, bob) == 100
-    assert stakes.stake_balance(session, model) == 10
+    assert stakes.stake_now(session, model) == 10
 
 
 def test_stake_at_close_counts_movements_before_the_close(
@@ -47,23 +47,23 @@ def test_stake_at_close_counts_movements_before_the_close(
     clock.set(close_1)
     stakes.increase_stake(session, model, 50, by=alice, clock=clock)  # at the close: next round
     clock.advance(days=1)
-    stakes.request_stake_decrease(session, model, 30, by=alice, clock=clock, at_risk_until_round=1)
+    stakes.decrease_stake(session, model, 30, by=alice, clock=clock, at_risk_until_round=1)
     close_2 = close_1 + WEEK
     clock.set(close_2 + timedelta(hours=1))
     stakes.payout(
         session, model, "7.5", round_number=1, clock=clock
     )  # after close 2: counts from round 3
-    assert stakes.stake_at_close(session, model, at=close_1) == 100
+    assert stakes.stake_as_of(session, model, at=close_1) == 100
     assert (
-        stakes.stake_at_close(session, model, at=close_2) == 120
+        stakes.stake_as_of(session, model, at=close_2) == 120
     )  # +50, -30 requested before the close
-    assert stakes.stake_at_close(session, model, at=close_2 + WEEK) == Decimal("127.5")
-    assert stakes.stake_balance(session, model) == Decimal("127.5")
-    assert stakes.stakes_at_close(session, at=close_2) == {model.id: 120}
-    assert stakes.stakes_at_close(session, at=clock.now() - WEEK * 4) == {}
+    assert stakes.stake_as_of(session, model, at=close_2 + WEEK) == Decimal("127.5")
+    assert stakes.stake_now(session, model) == Decimal("127.5")
+    assert stakes.stakes_as_of(session, at=close_2) == {model.id: 120}
+    assert stakes.stakes_as_of(session, at=clock.now() - WEEK * 4) == {}
     assert stakes.pending_release_balance(session, model) == 30
     with pytest.raises(ValueError, match=r"naive_datetime"):
-        stakes.stake_at_close(session, model, at=close_1.replace(tzinfo=None))
+        stakes.stake_as_of(session, model, at=close_1.replace(tzinfo=None))
 
 
 def test_decrease_is_pending_until_its_last_round_resolves(
@@ -71,7 +71,7 @@ def test_decrease_is_pending_until_its_last_round_resolves(
 ) -> None:
     alice = factories.account(session, clock, funds="100")
     model = factories.staked_model(session, clock, alice, "m", stake="80")
-    release = stakes.request_stake_decrease(
+    release = stakes.decrease_stake(
         session, model, 30, by=alice, clock=clock, at_risk_until_round=5
     )
     assert (release.amount, release.status, release.release_after_round) == (
@@ -79,7 +79,7 @@ def test_decrease_is_pending_until_its_last_round_resolves(
         ReleaseStatus.PENDING,
         5,
     )
-    assert (stakes.stake_balance(session, model), ledger.wallet_balance(session, alice)) == (50, 20)
+    assert (stakes.stake_now(session, model), ledger.wallet_balance(session, alice)) == (50, 20)
     assert stakes.release_due(session, 4, clock=clock) == []
     clock.advance(weeks=4)
     assert stakes.release_due(session, 5, clock=clock) == [release]
@@ -97,7 +97,7 @@ def test_decrease_at_risk_in_no_round_is_released_at_once(
 ) -> None:
     alice = factories.account(session, clock, funds="100")
     model = factories.staked_model(session, clock, alice, "m", stake="80")
-    release = stakes.request_stake_decrease(
+    release = stakes.decrease_stake(
         session, model, 80, by=alice, clock=clock, at_risk_until_round=None
     )
     assert release.status == ReleaseStatus.RELEASED
@@ -110,18 +110,18 @@ def test_decrease_at_risk_in_no_round_is_released_at_once(
 def test_decrease_cannot_exceed_the_active_stake(session: Session, clock: ReplayClock) -> None:
     alice = factories.account(session, clock, funds="100")
     model = factories.staked_model(session, clock, alice, "m", stake="10")
-    stakes.request_stake_decrease(session, model, 4, by=alice, clock=clock, at_risk_until_round=2)
+    stakes.decrease_stake(session, model, 4, by=alice, clock=clock, at_risk_until_round=2)
     with pytest.raises(
         InsufficientStakeError,
         match=r"^insufficient_stake: model 'm' has 6 staked, stake decrease of 7 requested$",
     ):
-        stakes.request_stake_decrease(
+        stakes.decrease_stake(
             session, model, 7, by=alice, clock=clock, at_risk_until_round=2
         )
     with pytest.raises(
         InvalidValueError, match=r"at_risk_until_round -1 must be a non-negative integer"
     ):
-        stakes.request_stake_decrease(
+        stakes.decrease_stake(
             session, model, 1, by=alice, clock=clock, at_risk_until_round=-1
         )
 
@@ -136,7 +136,7 @@ def test_payouts_are_minted_into_the_stake(session: Session, clock: ReplayClock)
         model.id,
         alice.id,
     )
-    assert stakes.stake_balance(session, model) == Decimal("102.5")
+    assert stakes.stake_now(session, model) == Decimal("102.5")
     assert ledger.balance(
         session, ledger.system_account(session, LedgerKind.PAYOUT_POOL)
     ) == Decimal("-2.5")
@@ -151,10 +151,10 @@ def test_burns_take_the_stake_then_pending_releases_at_risk(
 ) -> None:
     alice = factories.account(session, clock, funds="100")
     model = factories.staked_model(session, clock, alice, "m", stake="100")
-    old = stakes.request_stake_decrease(
+    old = stakes.decrease_stake(
         session, model, 60, by=alice, clock=clock, at_risk_until_round=4
     )
-    new = stakes.request_stake_decrease(
+    new = stakes.decrease_stake(
         session, model, 35, by=alice, clock=clock, at_risk_until_round=6
     )
     # 5 staked; round 5 can reach the stake and the second release only
@@ -187,7 +187,7 @@ def test_settle_round_posts_like_payout_and_burn_one_by_one(
     burned = factories.staked_model(session, clock, owner, "burned", stake="100")
     deep = factories.staked_model(session, clock, owner, "deep", stake="50")
     still = factories.staked_model(session, clock, owner, "still", stake="10")
-    release = stakes.request_stake_decrease(
+    release = stakes.decrease_stake(
         session, deep, Decimal(30), by=owner, clock=clock, at_risk_until_round=4
     )
     posted = stakes.settle_round(
@@ -201,10 +201,10 @@ def test_settle_round_posts_like_payout_and_burn_one_by_one(
     assert posted[still.id] == (Decimal(0), None)
     # 20 staked + 30 pending at risk: the 45 burn takes all 20, then 25 of the release
     assert posted[deep.id][0] == Decimal(-45)
-    assert stakes.stake_balance(session, deep) == 0
+    assert stakes.stake_now(session, deep) == 0
     assert release.burned == Decimal(25) and release.remaining == Decimal(5)
-    assert stakes.stake_balance(session, paid) == Decimal("102.5")
-    assert stakes.stake_balance(session, burned) == Decimal("98.75")
+    assert stakes.stake_now(session, paid) == Decimal("102.5")
+    assert stakes.stake_now(session, burned) == Decimal("98.75")
     # a burn beyond what is reachable takes what there is, never more
     capped = stakes.settle_round(session, {deep: Decimal(-100)}, round_number=4, clock=clock)
     assert capped[deep.id][0] == Decimal(-5) and release.remaining == 0

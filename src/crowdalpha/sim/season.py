@@ -106,7 +106,7 @@ def _participants_act(
             submissions.submit(session, tournament.store, model, round, data,
                                f"{member.model_name}.csv", by=owner, clock=clock, live_ids=ids)
         change = member.decide_stake(
-            ledger.wallet_balance(session, owner), stakes.stake_balance(session, model),
+            ledger.wallet_balance(session, owner), stakes.stake_now(session, model),
             last_corr.get(model.id),
         )
         if change is None:
@@ -114,7 +114,7 @@ def _participants_act(
         if change.action is StakeAction.INCREASE:
             stakes.increase_stake(session, model, change.amount, by=owner, clock=clock)
         else:
-            rounds.decrease_stake(session, model, change.amount, by=owner, clock=clock)
+            stakes.decrease_stake(session, model, change.amount, by=owner, clock=clock)
 
 
 def run_season(

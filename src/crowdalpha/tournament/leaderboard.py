@@ -15,7 +15,7 @@ Definitions (DESIGN.md, "Scores" and "Meta-model, stakes, payouts"):
   its first scored round on (missing rounds count as ``missing_penalty``; a
   model that has never been scored on that metric has NaN).
 * **Money** is exact ``Decimal``: ``stake`` is the active stake now (as
-  ``stakes.stake_balance``); ``paid`` sums the positive payout amounts,
+  ``stakes.stake_now``); ``paid`` sums the positive payout amounts,
   ``burned`` the burns as a positive amount, ``net = paid - burned``;
   ``at_risk`` sums ``stake_at_risk`` over those payouts. ``return_on_stake``
   is ``net / at_risk`` as a **float** (a ratio, not an amount of money, ranked
@@ -374,7 +374,7 @@ def _collect(final: _Final, into: dict[int, dict[str, dict[int, float]]]) -> Non
 
 
 def _stakes(session: Session) -> dict[int, Decimal]:
-    """Active stake of every model with stake movements, by model id (``stake_balance`` for all)."""
+    """Active stake of every model with stake movements, by model id (``stakes.stake_now`` for all)."""
     rows = _read(
         session,
         select(LedgerAccount.model_id, func.sum(JournalLine.amount))

@@ -106,7 +106,7 @@ def counted_submissions(session: Session, round: Round) -> list[Submission]:
 
 
 def _counted(session: Session, round: Round) -> list[Counted]:
-    at_risk = rounds.stakes_at_risk(session, round)
+    at_risk = stakes.frozen_stakes(session, round)
     found = counted_submissions(session, round)
     models = {
         m.id: m
@@ -322,7 +322,7 @@ def _pay_out(
     rules: payouts.PayoutRules,
 ) -> dict[str, Decimal]:
     """Post every staked model's payout or burn for ``round`` and record its inputs."""
-    at_risk = rounds.stakes_at_risk(session, round)
+    at_risk = stakes.frozen_stakes(session, round)
     on_time = {c.model.id: (i, c) for i, c in enumerate(counted) if not c.submission.late}
     models = {
         m.id: m

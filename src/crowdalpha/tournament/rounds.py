@@ -5,7 +5,7 @@ Life of a round (DESIGN.md, "Rounds")::
     open --close_round--> closed --record_scoring_day(1..N-1)--> scoring --day N--> resolved
 
 At most one round is open at a time (a partial unique index enforces it too).
-Closing freezes every staked model's stake at risk (``stakes_at_close`` at the
+Closing freezes every staked model's stake at risk (``stakes.stakes_as_of`` at the
 round's ``closes_at``) into ``round_stakes``, so later stake changes never alter
 it. Times come from the clock passed in; nothing here commits.
 """
@@ -31,11 +31,7 @@ from crowdalpha.tournament.errors import (
     RoundAlreadyOpenError,
     RoundStateError,
 )
-from crowdalpha.tournament.ledger import ZERO
 from crowdalpha.tournament.tables import (
-    Account,
-    Model,
-    PendingRelease,
     Round,
     RoundStake,
     RoundStatus,
@@ -235,57 +231,13 @@ def close_round(
         if early and now < round.closes_at:
             round.closes_at = now
         frozen = {
-            m: v for m, v in stakes.stakes_at_close(session, at=round.closes_at).items() if v > 0
+            m: v for m, v in stakes.stakes_as_of(session, at=round.closes_at).items() if v > 0
         }
         for model_id, value in sorted(frozen.items()):
             session.add(RoundStake(round_id=round.id, model_id=model_id, stake_at_risk=value))
         round.status = RoundStatus.CLOSED
         session.flush()
     return frozen
-
-
-def stakes_at_risk(session: Session, round: Round) -> dict[int, Decimal]:
-    """The stakes frozen at the round's close, by model id (empty before it closes)."""
-    rows = session.execute(
-        select(RoundStake.model_id, RoundStake.stake_at_risk).where(RoundStake.round_id == round.id)
-    ).all()
-    return {model_id: value for model_id, value in rows}
-
-
-def stake_at_risk(session: Session, round: Round, model: Model) -> Decimal:
-    """``model``'s stake frozen at the round's close; zero when it had none or the round is open."""
-    value = session.scalar(
-        select(RoundStake.stake_at_risk).where(
-            RoundStake.round_id == round.id, RoundStake.model_id == model.id
-        )
-    )
-    return ZERO if value is None else value
-
-
-def last_round_at_risk(session: Session, model: Model) -> int | None:
-    """The newest unresolved closed round in which ``model`` has stake at risk: a stake
-    decrease requested now stays at risk until that round resolves (None: in no round)."""
-    return session.scalar(
-        select(func.max(Round.number))
-        .join(RoundStake, RoundStake.round_id == Round.id)
-        .where(
-            RoundStake.model_id == model.id,
-            Round.status.in_((RoundStatus.CLOSED, RoundStatus.SCORING)),
-        )
-    )
-
-
-def decrease_stake(
-    session: Session, model: Model, amount: Decimal | int | str, *, by: Account, clock: Clock,
-    memo: str | None = None,
-) -> PendingRelease:
-    """Take ``amount`` off the model's stake now; it stays at risk in every closed round it
-    was staked in and goes back to the wallet when the last of them resolves (at once when
-    it is at risk in none)."""
-    return stakes.request_stake_decrease(
-        session, model, amount, by=by, clock=clock,
-        at_risk_until_round=last_round_at_risk(session, model), memo=memo,
-    )
 
 
 def scoring_day_due(round: Round, day: int) -> datetime:
@@ -331,9 +283,7 @@ __all__ = [
     "close_round",
     "current_round",
     "days_due",
-    "decrease_stake",
     "get_round",
-    "last_round_at_risk",
     "next_round_number",
     "open_round",
     "record_scoring_day",
@@ -341,6 +291,4 @@ __all__ = [
     "rounds_scoring",
     "schedule_named",
     "scoring_day_due",
-    "stake_at_risk",
-    "stakes_at_risk",
 ]

@@ -1,19 +1,30 @@
-"""Stakes: increases, requested decreases, releases, payouts and burns, all via the ledger.
+"""Stakes: every stake change (increase, decrease, set, drain), releases, payouts and burns,
+all via the ledger, and every way of reading a stake.
+
+Reading a stake, by name:
+
+* ``stake_now(session, model)``: the active stake now, what counts for the next
+  round to close.
+* ``stake_as_of(session, model, at=t)`` / ``stakes_as_of(session, at=t)``: the
+  active stake from the movements recorded strictly before ``t``; what a round
+  closing at ``t`` freezes (the round logic calls it once at the close), and
+  what an open round's screens show as "would be at risk".
+* ``frozen_stake(session, round, model)`` / ``frozen_stakes(session, round)``:
+  the stake at risk in a round, frozen at its close into ``round_stakes``; later
+  stake changes never alter it (empty while the round is open).
 
 Timing rules (DESIGN.md, "Meta-model, stakes, payouts"), kept explicit:
 
-* The stake at risk in a round is the model's active stake at the round's
-  close: ``stake_at_close(session, model, at=close)`` sums the stake movements
-  recorded strictly before ``at``. The round logic calls it once at close and
-  freezes the value.
 * An increase moves money from the wallet to the stake at once, so it can no
   longer be withdrawn, and counts from the next round that closes after it.
 * A decrease moves the amount from the stake to the model's pending-release
   account at once: it no longer counts for rounds closing later, but it stays
   at risk in the rounds that already closed with it. It goes back to the wallet
-  when the last of those resolves: the caller names that round
-  (``at_risk_until_round``) and the round logic calls
+  when the last of those resolves (``last_round_at_risk``; at once when it is
+  at risk in none): the round logic calls
   ``release_due(session, resolved_round_number)`` as each round resolves.
+* Setting a stake to a target is an increase or a decrease of the difference;
+  draining is a decrease of the whole active stake.
 * Payouts are minted from the payout pool into the stake (as Numerai does);
   burns take from the active stake first, then from pending releases still at
   risk in the burned round (oldest request first).
@@ -23,8 +34,9 @@ Only a model's owner may stake on it. Nothing here commits.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -45,6 +57,9 @@ from crowdalpha.tournament.tables import (
     Model,
     PendingRelease,
     ReleaseStatus,
+    Round,
+    RoundStake,
+    RoundStatus,
 )
 
 
@@ -54,7 +69,7 @@ def _round(value: object, what: str) -> int:
     return value
 
 
-def stake_balance(session: Session, model: Model) -> Decimal:
+def stake_now(session: Session, model: Model) -> Decimal:
     """The model's active stake now (what counts for the next round to close)."""
     return ledger.balance(session, ledger.stake_account_of(session, model))
 
@@ -64,15 +79,15 @@ def pending_release_balance(session: Session, model: Model) -> Decimal:
     return ledger.balance(session, ledger.pending_account_of(session, model))
 
 
-def stake_at_close(session: Session, model: Model, *, at: datetime) -> Decimal:
-    """The stake at risk in a round closing at ``at``: the active stake from movements before ``at``."""
+def stake_as_of(session: Session, model: Model, *, at: datetime) -> Decimal:
+    """The active stake from movements before ``at``: the stake a round closing at ``at`` freezes."""
     return ledger.balance(
         session, ledger.stake_account_of(session, model), before=ensure_utc(at, name="at")
     )
 
 
-def stakes_at_close(session: Session, *, at: datetime) -> dict[int, Decimal]:
-    """``stake_at_close`` of every model with a nonzero stake at ``at``, by model id, in one query."""
+def stakes_as_of(session: Session, *, at: datetime) -> dict[int, Decimal]:
+    """``stake_as_of`` of every model with a nonzero stake at ``at``, by model id, in one query."""
     when = ensure_utc(at, name="at")
     session.flush()
     rows = session.execute(
@@ -83,6 +98,37 @@ def stakes_at_close(session: Session, *, at: datetime) -> dict[int, Decimal]:
         .group_by(LedgerAccount.model_id)
     ).all()
     return {model_id: total for model_id, total in rows if model_id is not None and total != 0}
+
+
+def frozen_stakes(session: Session, round: Round) -> dict[int, Decimal]:
+    """The stakes at risk in ``round``, frozen at its close, by model id (empty before it closes)."""
+    rows = session.execute(
+        select(RoundStake.model_id, RoundStake.stake_at_risk).where(RoundStake.round_id == round.id)
+    ).all()
+    return {model_id: value for model_id, value in rows}
+
+
+def frozen_stake(session: Session, round: Round, model: Model) -> Decimal:
+    """``model``'s stake frozen at ``round``'s close; zero when it had none or the round is open."""
+    value = session.scalar(
+        select(RoundStake.stake_at_risk).where(
+            RoundStake.round_id == round.id, RoundStake.model_id == model.id
+        )
+    )
+    return ZERO if value is None else value
+
+
+def last_round_at_risk(session: Session, model: Model) -> int | None:
+    """The newest unresolved closed round in which ``model`` has stake at risk: a stake
+    decrease requested now stays at risk until that round resolves (None: in no round)."""
+    return session.scalar(
+        select(func.max(Round.number))
+        .join(RoundStake, RoundStake.round_id == Round.id)
+        .where(
+            RoundStake.model_id == model.id,
+            Round.status.in_((RoundStatus.CLOSED, RoundStatus.SCORING)),
+        )
+    )
 
 
 def increase_stake(
@@ -111,27 +157,34 @@ def increase_stake(
         )
 
 
-def request_stake_decrease(
+#: ``decrease_stake``'s default: the amount stays at risk until ``last_round_at_risk`` resolves.
+UNTIL_LAST_ROUND_AT_RISK = "until the last round at risk"
+
+
+def decrease_stake(
     session: Session,
     model: Model,
     amount: Decimal | int | str,
     *,
     by: Account,
     clock: Clock,
-    at_risk_until_round: int | None,
     memo: str | None = None,
+    at_risk_until_round: int | str | None = UNTIL_LAST_ROUND_AT_RISK,
 ) -> PendingRelease:
-    """Take ``amount`` off the active stake now; release it after round ``at_risk_until_round`` resolves.
+    """Take ``amount`` off the active stake now; release it to the wallet once the last round
+    it is at risk in resolves (at once when it is at risk in none).
 
-    ``at_risk_until_round`` is the last round the amount is at risk in (the
-    newest round that closed with it and has not resolved). None means it is
-    at risk in no round, and the amount goes back to the wallet at once.
+    ``at_risk_until_round`` overrides that round (None: at risk in no round); by default it
+    is ``last_round_at_risk``, the newest closed round staked with it that has not resolved.
     """
     require_owner(model, by)
     value = ledger.parse_amount(amount, what="stake decrease")
-    until = (
-        None if at_risk_until_round is None else _round(at_risk_until_round, "at_risk_until_round")
-    )
+    if at_risk_until_round == UNTIL_LAST_ROUND_AT_RISK:
+        until = last_round_at_risk(session, model)
+    elif at_risk_until_round is None:
+        until = None
+    else:
+        until = _round(at_risk_until_round, "at_risk_until_round")
     with atomic(session):
         stake = ledger.stake_account_of(session, model, lock=True)
         staked = ledger.balance(session, stake)
@@ -154,6 +207,53 @@ def request_stake_decrease(
         if until is None:
             _release(session, release, by, pending, clock=clock)
         return release
+
+
+@dataclass(frozen=True)
+class StakeChange:
+    """What ``set_stake`` did: ``change`` (signed) and its increase entry or decrease release."""
+
+    target: Decimal
+    change: Decimal
+    entry: JournalEntry | None = None
+    release: PendingRelease | None = None
+
+
+def set_stake(
+    session: Session, model: Model, target: Decimal | int | str, *, by: Account, clock: Clock,
+    memo: str | None = None,
+) -> StakeChange:
+    """Raise or lower the model's active stake to ``target`` (zero or a positive amount):
+    an increase or a decrease of the difference, with their timing rules."""
+    require_owner(model, by)
+    value = ZERO if _is_zero(target) else ledger.parse_amount(target, what="stake target")
+    change = value - stake_now(session, model)
+    if change > 0:
+        entry = increase_stake(session, model, change, by=by, clock=clock, memo=memo)
+        return StakeChange(value, change, entry=entry)
+    if change < 0:
+        release = decrease_stake(session, model, -change, by=by, clock=clock, memo=memo)
+        return StakeChange(value, change, release=release)
+    return StakeChange(value, ZERO)
+
+
+def drain_stake(
+    session: Session, model: Model, *, by: Account, clock: Clock, memo: str | None = "drain"
+) -> PendingRelease:
+    """Decrease the model's whole active stake (``InsufficientStakeError`` when it has none)."""
+    require_owner(model, by)
+    staked = stake_now(session, model)
+    if staked <= 0:
+        raise InsufficientStakeError(f"model '{model.name}' has nothing staked to drain")
+    return decrease_stake(session, model, staked, by=by, clock=clock, memo=memo)
+
+
+def _is_zero(amount: Decimal | int | str) -> bool:
+    """True for a zero amount in any spelling ("0", "0.00", 0); ``parse_amount`` refuses zero."""
+    try:
+        return Decimal(str(amount).strip()) == 0
+    except InvalidOperation:
+        return False
 
 
 def _record_release(
@@ -447,15 +547,22 @@ def burn(
 
 
 __all__ = [
+    "UNTIL_LAST_ROUND_AT_RISK",
+    "StakeChange",
     "burn",
+    "decrease_stake",
+    "drain_stake",
+    "frozen_stake",
+    "frozen_stakes",
     "increase_stake",
+    "last_round_at_risk",
     "payout",
     "pending_release_balance",
     "pending_releases",
     "release_due",
-    "request_stake_decrease",
+    "set_stake",
     "settle_round",
-    "stake_at_close",
-    "stake_balance",
-    "stakes_at_close",
+    "stake_as_of",
+    "stake_now",
+    "stakes_as_of",
 ]

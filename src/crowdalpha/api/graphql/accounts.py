@@ -149,7 +149,7 @@ def resolve_account_profile(
 
 def profile_view(ctx: RequestContext, model: Model) -> dict[str, Any]:
     """A model's public profile; ``dailyModelPerformances`` is bound by the scores module."""
-    staked = stakes.stake_balance(ctx.session, model)
+    staked = stakes.stake_now(ctx.session, model)
     return {
         "id": model.public_id,
         "username": model.name,

@@ -17,17 +17,20 @@ from graphql import GraphQLResolveInfo
 from crowdalpha.api.graphql.common import check_tournament, context, own_model
 from crowdalpha.server.context import RequestContext
 from crowdalpha.tournament import ledger, rounds, stakes
-from crowdalpha.tournament.errors import InsufficientStakeError, InvalidValueError
+from crowdalpha.tournament.errors import InvalidValueError
 from crowdalpha.tournament.tables import Model, ReleaseStatus
 
 mutation = MutationType()
 
 
-def _decrease(ctx: RequestContext, model: Model, amount: Decimal | str, *, drain: bool) -> dict[str, Any]:
+def _decrease(ctx: RequestContext, model: Model, amount: Decimal | str | None) -> dict[str, Any]:
+    """Decrease the stake by ``amount``, or drain it (None), and say when it comes back."""
     principal = ctx.principal("stake")
-    release = rounds.decrease_stake(
-        ctx.session, model, amount, by=principal.account, clock=ctx.services.clock,
-        memo="drain" if drain else None,
+    clock = ctx.services.clock
+    drain = amount is None
+    release = (
+        stakes.drain_stake(ctx.session, model, by=principal.account, clock=clock) if drain
+        else stakes.decrease_stake(ctx.session, model, amount, by=principal.account, clock=clock)
     )
     due = None
     if release.release_after_round is not None:
@@ -58,7 +61,7 @@ def resolve_change_stake(
             "status": "confirmed", "type": "increase", "drain": False,
         }
     if type == "decrease":
-        return _decrease(ctx, model, value, drain=False)
+        return _decrease(ctx, model, value)
     raise InvalidValueError(f"stake change type {type[:20]!r} is not 'increase' or 'decrease'")
 
 
@@ -71,10 +74,7 @@ def resolve_release_stake(
     principal = ctx.principal("stake")
     model = own_model(ctx, modelId, principal)
     if drain:
-        staked = stakes.stake_balance(ctx.session, model)
-        if staked <= 0:
-            raise InsufficientStakeError(f"model '{model.name}' has nothing staked to drain")
-        return _decrease(ctx, model, staked, drain=True)
+        return _decrease(ctx, model, None)
     if amount is None:
         raise InvalidValueError("amount is required unless drain is true")
-    return _decrease(ctx, model, ledger.parse_amount(amount, what="stake release"), drain=False)
+    return _decrease(ctx, model, ledger.parse_amount(amount, what="stake release"))
