@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from crowdalpha.api.graphql.scores import DISPLAY_NAMES
 from crowdalpha.tournament import feed as feed_mod
-from crowdalpha.tournament import leaderboard, payouts, rounds
+from crowdalpha.tournament import leaderboard, payouts, rounds, stakes
 from crowdalpha.tournament.db import make_engine, open_store, resolve_settings
 from crowdalpha.tournament.tables import (
     Model,
@@ -220,7 +220,7 @@ def _stake_at_risk(session: Session, model: Model, round_number: int) -> Decimal
 
 def _factor(session: Session, round_number: int) -> Decimal:
     round = rounds.get_round(session, round_number)
-    total = sum(rounds.stakes_at_risk(session, round).values(), Decimal(0))
+    total = sum(stakes.frozen_stakes(session, round).values(), Decimal(0))
     return payouts.payout_factor(total)
 
 

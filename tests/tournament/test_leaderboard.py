@@ -226,7 +226,7 @@ def test_the_submission_scored_to_the_final_day_counts(
     add_scores(session, a, rounds[1], 0.9, days=DAYS - 1)
     add_scores(session, a, rounds[1], 0.01, minutes=5)
     # Round 2 (never written by the scoring job): three submissions with final-day rows.
-    # On time beats late, then the latest counts, as in submissions.latest_submission.
+    # On time beats late, then the latest counts, as in submissions.COUNTED_FIRST.
     add_scores(session, a, rounds[2], 0.7, minutes=1)
     add_scores(session, a, rounds[2], 0.02, minutes=2)
     add_scores(session, a, rounds[2], 0.8, minutes=3, late=True)

@@ -25,6 +25,7 @@ from crowdalpha.data import live_targets
 from crowdalpha.tournament import accounts, ledger, models, resolution, rounds, stakes, submissions
 from crowdalpha.tournament.clock import ReplayClock
 from crowdalpha.tournament.db import make_session_factory, migrate, session_scope
+from crowdalpha.tournament.errors import RoundStateError
 from crowdalpha.tournament.feed import DatasetFeed, round_live_ids
 from crowdalpha.tournament.runner import Tournament
 from crowdalpha.tournament.tables import (
@@ -36,8 +37,7 @@ from crowdalpha.tournament.tables import (
     RoundStatus,
     Score,
 )
-
-from .conftest import START
+from tests.helpers.db import START
 
 
 @pytest.fixture
@@ -99,7 +99,7 @@ def test_day_scores_equal_numerai_tools_on_the_revealed_targets(tournament: Tour
     with session_scope(t.factory) as session:
         round = rounds.get_round(session, 1)
         assert round.status == RoundStatus.SCORING and round.scoring_day == 1
-        counted = resolution.counted_submissions(session, round)
+        counted = submissions.counted_submissions(session, round)
         at_risk = stakes.frozen_stakes(session, round)
         preds = pd.DataFrame({
             s.model.name: submissions.read_submission(t.store, s) for s in counted
@@ -241,7 +241,7 @@ def test_the_operator_models_submit_when_a_round_opens(tournament: Tournament) -
     t = tournament
     with session_scope(t.factory) as session:
         round = rounds.get_round(session, 1)
-        counted = {s.model.name: s for s in resolution.counted_submissions(session, round)}
+        counted = {s.model.name: s for s in submissions.counted_submissions(session, round)}
         assert set(counted) == {"bench", "itest"}  # opened on a Saturday: both submit
         example = t.feed.example_predictions()
         stored = submissions.read_submission(t.store, counted["itest"])
@@ -252,11 +252,11 @@ def test_the_operator_models_submit_when_a_round_opens(tournament: Tournament) -
     event = t.open_round()
     assert "1 operator submissions" in event.detail
     with session_scope(t.factory) as session:
-        names = {s.model.name for s in resolution.counted_submissions(
+        names = {s.model.name for s in submissions.counted_submissions(
             session, rounds.get_round(session, 2))}
         assert names == {"bench"}
 
 
 def test_scoring_an_open_round_is_refused(tournament: Tournament) -> None:
-    with pytest.raises(Exception, match="close it before scoring"):
+    with pytest.raises(RoundStateError, match=r"^round_state: round 1 is open; close it before scoring"):
         tournament.score_next_day(1)

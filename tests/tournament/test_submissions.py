@@ -90,7 +90,7 @@ def test_accepts_csv_and_parquet_and_stores_them_as_they_came(
     assert second.rows == 8
     assert second.path.endswith(".parquet")
     assert submissions.read_submission(store, second).index.tolist() == list(LIVE[2:])
-    assert submissions.latest_submission(session, model, round_) is second
+    assert submissions.counted_submission(session, model, round_) is second
     assert len(stored_files(store)) == 4  # each: the parquet file and its scoring copy
     # the scoring copy is aligned with the live ids, NaN where the file left ids out
     copy = submissions.scoring_copy_path(second.path, submissions.ids_fingerprint(pd.Index(LIVE)))
@@ -359,7 +359,7 @@ def test_latest_valid_submission_counts_and_late_never_replaces_on_time(
     session: Session, clock: ReplayClock, store: submissions.Store, world: tuple
 ) -> None:
     alice, _, model, round_ = world
-    assert submissions.latest_submission(session, model, round_) is None
+    assert submissions.counted_submission(session, model, round_) is None
     first = submissions.submit(
         session, store, model, round_, good(), "a.csv", by=alice, clock=clock, live_ids=LIVE
     )
@@ -367,10 +367,10 @@ def test_latest_valid_submission_counts_and_late_never_replaces_on_time(
     second = submissions.submit(
         session, store, model, round_, good(9), "b.csv", by=alice, clock=clock, live_ids=LIVE
     )
-    assert submissions.latest_submission(session, model, round_) is second
+    assert submissions.counted_submission(session, model, round_) is second
     second.valid = False
     session.flush()
-    assert submissions.latest_submission(session, model, round_) is first
+    assert submissions.counted_submission(session, model, round_) is first
 
     clock.set(round_.closes_at)
     rounds.close_round(session, round_, clock=clock)
@@ -378,7 +378,7 @@ def test_latest_valid_submission_counts_and_late_never_replaces_on_time(
         session, store, model, round_, good(), "c.csv", by=alice, clock=clock, live_ids=LIVE
     )
     assert late.late
-    assert submissions.latest_submission(session, model, round_) is first
+    assert submissions.counted_submission(session, model, round_) is first
     assert submissions.submission_stake_at_risk(session, first) == Decimal("100")
     assert submissions.submission_stake_at_risk(session, late) == 0
 
@@ -393,7 +393,7 @@ def test_late_submission_is_flagged_and_has_nothing_at_risk(
         session, store, model, round_, good(), "p.csv", by=alice, clock=clock, live_ids=LIVE
     )
     assert late.late
-    assert submissions.latest_submission(session, model, round_) is late
+    assert submissions.counted_submission(session, model, round_) is late
     rounds.close_round(session, round_, clock=clock)
     assert submissions.submission_stake_at_risk(session, late) == 0
     rounds.record_scoring_day(session, round_, round_.resolves_after_days, clock=clock)

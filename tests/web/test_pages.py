@@ -222,13 +222,13 @@ def _season(tournament: Tournament) -> None:
     tournament.resolve(1)
     with session_scope(tournament.factory) as session:
         model = _model(session, "b")
-        stakes.request_stake_decrease(
+        stakes.decrease_stake(
             session,
             model,
             5,
             by=model.account,
             clock=CLOCK,
-            at_risk_until_round=rounds.last_round_at_risk(session, model),
+            at_risk_until_round=stakes.last_round_at_risk(session, model),
         )
     _stake(tournament, "c", 10)
     tournament.open_round()
@@ -293,7 +293,7 @@ def test_home_shows_the_open_round_scoring_rounds_and_totals(world: World) -> No
         current = rounds.current_round(session)
         assert current is not None and current.number == 3
         models = list(session.scalars(select(Model)))
-        staked = sum((stakes.stake_balance(session, m) for m in models), ZERO)
+        staked = sum((stakes.stake_now(session, m) for m in models), ZERO)
         amounts = [p.amount for p in session.scalars(select(RoundPayout))]
     assert 'href="/rounds/3"' in html
     countdown = re.search(r'id="countdown" data-seconds="(-?\d+)"', html)
@@ -391,8 +391,8 @@ def test_resolved_round_page_equals_the_database(world: World) -> None:
     html = world.pages.page("/rounds/1")
     with world.session() as session:
         round = rounds.get_round(session, 1)
-        at_risk = rounds.stakes_at_risk(session, round)
-        counted = resolution.counted_submissions(session, round)
+        at_risk = stakes.frozen_stakes(session, round)
+        counted = submissions.counted_submissions(session, round)
         names = {m.id: m.name for m in session.scalars(select(Model))}
         finals = {
             names[s.model_id]: s
@@ -442,7 +442,7 @@ def test_scoring_round_page_shows_late_submissions_without_stake(world: World) -
             names: value
             for names, value in (
                 (session.get(Model, model_id).name, value)
-                for model_id, value in rounds.stakes_at_risk(
+                for model_id, value in stakes.frozen_stakes(
                     session, rounds.get_round(session, 2)
                 ).items()
             )
@@ -465,7 +465,7 @@ def test_open_round_page_shows_the_stakes_as_they_stand(world: World) -> None:
     assert text_of(html, "round-status") == "open"
     assert text_of(html, "payout-factor") == "set at close"
     with world.session() as session:
-        stake = stakes.stake_balance(session, _model(session, "a"))
+        stake = stakes.stake_now(session, _model(session, "a"))
     rows = tables(html)["round-submissions"]
     assert {r.attrs["data-name"] for r in rows} == {"pg_a_m1", BENCHMARK}
     assert {r.attrs["data-name"]: r.by_class["stake"] for r in rows}["pg_a_m1"] == money(stake)
@@ -516,7 +516,7 @@ def test_model_page_equals_the_database(world: World) -> None:
     html = world.pages.page("/models/pg_a_m1")
     with world.session() as session:
         model = _model(session, "a")
-        stake = stakes.stake_balance(session, model)
+        stake = stakes.stake_now(session, model)
         final = session.scalars(
             select(Score)
             .join(Submission, Submission.id == Score.submission_id)
@@ -594,7 +594,7 @@ def test_meta_model_page_equals_the_round_days(world: World) -> None:
     days = {t["name"]: t for t in chart_data(html, charts.META_MODEL_DAYS_ID)}
     assert days["round 1"]["x"] == [1, 2, 3] and days["round 2"]["x"] == [1]
     with world.session() as session:
-        stake = stakes.stake_balance(session, _model(session, "a"))
+        stake = stakes.stake_now(session, _model(session, "a"))
     contributors = tables(html)["meta-model-contributors"]  # round 3 is open: a alone submitted
     assert [
         (r.attrs["data-name"], r.by_class["stake"], r.by_class["weight"]) for r in contributors

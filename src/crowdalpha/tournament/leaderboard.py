@@ -7,8 +7,8 @@ Definitions (DESIGN.md, "Scores" and "Meta-model, stakes, payouts"):
   in a RESOLVED round. Only the counted submission is scored day by day; if
   several submissions of a model have Score rows in one round, the one with a
   row for the final day counts (the others were not scored to the end). Should
-  several have final-day rows, the one ``submissions.latest_submission`` would
-  pick counts: on time before late, then the latest (``created_at``, ``id``).
+  several have final-day rows, the one the counted-submission rule picks counts
+  (``submissions.COUNTED_FIRST``: on time before late, then the latest).
   A NULL metric (not computable that round) is NaN: a missing round.
 * **Reputation** per metric (corr, mmc, bmc, fnc) is ``reputation.reputation``
   of the model's final scores over the last ``window`` resolved rounds, from
@@ -58,6 +58,7 @@ from crowdalpha.tournament.reputation import (
     DEFAULT_WINDOW,
     reputation,
 )
+from crowdalpha.tournament.submissions import COUNTED_FIRST
 from crowdalpha.tournament.tables import (
     Account,
     AccountRole,
@@ -229,17 +230,11 @@ def _counted(session: Session, rows: Sequence[Any], metrics: Sequence[str]) -> _
 
 
 def _superseded(session: Session, submission_ids: np.ndarray) -> set[int]:
-    """Of submissions sharing a model and round, all but the one ``latest_submission`` would pick."""
+    """Of submissions sharing a model and round, all but the counted one (``COUNTED_FIRST``)."""
     stmt = (
         select(Submission.id, Submission.model_id, Submission.round_id)
         .where(Submission.id.in_(submission_ids.tolist()))
-        .order_by(
-            Submission.model_id,
-            Submission.round_id,
-            Submission.late,
-            Submission.created_at.desc(),
-            Submission.id.desc(),
-        )
+        .order_by(Submission.model_id, Submission.round_id, *COUNTED_FIRST)
     )
     seen: set[tuple[int, int]] = set()
     losers: set[int] = set()

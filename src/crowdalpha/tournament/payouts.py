@@ -100,6 +100,19 @@ def payout_amount(
     return amount.quantize(QUANTUM, rounding=ROUND_DOWN)
 
 
+def projected_payout(
+    stake_at_risk: Decimal, corr: float | None, mmc: float | None, basis: str,
+    factor: Decimal, rules: PayoutRules = PayoutRules(),
+) -> Decimal:
+    """What a round would pay on these scores if they were final, as ``round_payouts`` pays:
+    0 without a stake or a CORR, a missing MMC counting 0."""
+    if stake_at_risk <= 0 or corr is None or (isinstance(corr, float) and math.isnan(corr)):
+        return Decimal(0).quantize(QUANTUM)
+    if mmc is None or (isinstance(mmc, float) and math.isnan(mmc)):
+        mmc = 0.0
+    return payout_amount(stake_at_risk, corr, mmc, basis, factor, rules)
+
+
 def round_payouts(
     stakes_at_risk: Mapping[str, Decimal],
     corr: Mapping[str, float],
@@ -115,12 +128,10 @@ def round_payouts(
     factor = payout_factor(sum(stakes_at_risk.values(), Decimal(0)), rules)
     payouts = {}
     for model, stake in stakes_at_risk.items():
-        score = corr.get(model)
-        if stake == 0 or score is None or (isinstance(score, float) and math.isnan(score)):
+        if stake == 0:
             payouts[model] = Decimal(0).quantize(QUANTUM)
             continue
-        contribution = mmc.get(model)
-        if contribution is None or (isinstance(contribution, float) and math.isnan(contribution)):
-            contribution = 0.0
-        payouts[model] = payout_amount(stake, score, contribution, bases[model], factor, rules)
+        payouts[model] = projected_payout(
+            stake, corr.get(model), mmc.get(model), bases[model], factor, rules
+        )
     return payouts

@@ -86,28 +86,9 @@ class Counted:
     stake_at_risk: Decimal
 
 
-def counted_submissions(session: Session, round: Round) -> list[Submission]:
-    """Each model's submission that counts in ``round``: its latest valid on-time one, else
-    its latest valid late one; ordered by model id."""
-    rows = session.scalars(
-        select(Submission)
-        .where(Submission.round_id == round.id, Submission.valid)
-        .order_by(
-            Submission.model_id,
-            Submission.late,
-            Submission.created_at.desc(),
-            Submission.id.desc(),
-        )
-    )
-    chosen: dict[int, Submission] = {}
-    for row in rows:
-        chosen.setdefault(row.model_id, row)
-    return list(chosen.values())
-
-
 def _counted(session: Session, round: Round) -> list[Counted]:
     at_risk = stakes.frozen_stakes(session, round)
-    found = counted_submissions(session, round)
+    found = submissions.counted_submissions(session, round)
     models = {
         m.id: m
         for m in session.scalars(select(Model).where(Model.id.in_([s.model_id for s in found])))
@@ -411,7 +392,6 @@ __all__ = [
     "Counted",
     "DayOutcome",
     "TargetSource",
-    "counted_submissions",
     "read_prediction_matrix",
     "round_days",
     "round_results",

@@ -10,6 +10,23 @@ replaces an on-time submission of the same model (so a stake cannot escape a
 round by submitting late). An accepted file is stored as it came, next to its
 scoring copy (the predictions aligned with the round's live ids). Nothing here
 commits; if the caller's transaction rolls back, the stored files are deleted with it.
+
+``submit`` is the one way in, for the API's ``create_submission``, the web
+form, the tournament's own benchmark submissions and the season; it works in
+two phases with the caller's ``begin_writing`` between them:
+
+1. the owner and the round are checked on what the session has read, then
+   ``prepare_submission`` (the slow part) parses and checks the file and stores
+   it with its scoring copy, without the database;
+2. ``begin_writing()``: the caller turns its unit of work into a writing one
+   (a server on SQLite: ends the reads' transaction and takes the write lock,
+   ``crowdalpha.server.context.begin_writing``), so no other writer waits on
+   the parse; callers already writing pass nothing;
+3. ``record_submission``: the owner and the round's state are checked again
+   (they may have changed meanwhile) and the row is added.
+
+A failure after the file was stored removes it again (an upload goes back
+where it was uploaded to).
 """
 
 from __future__ import annotations
@@ -17,6 +34,7 @@ from __future__ import annotations
 import io
 import uuid
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import PurePosixPath
@@ -31,7 +49,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crowdalpha.tournament import rounds as rounds_mod
+from crowdalpha.tournament import stakes
 from crowdalpha.tournament import store as file_store
 from crowdalpha.tournament.clock import Clock, ensure_utc
 from crowdalpha.tournament.errors import (
@@ -354,17 +372,29 @@ def submit(
     live_ids: pd.Index,
     live_fingerprint: str | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    upload: str | None = None,
+    begin_writing: Callable[[], None] | None = None,
 ) -> Submission:
     """Accept ``model``'s predictions for ``round`` from its owner ``by``; late after the close.
 
-    ``live_fingerprint`` is ``ids_fingerprint(live_ids)``, for callers that keep it per round.
+    Checks and stores the file, then calls ``begin_writing`` (when given), then records
+    the row, checking the owner and the round again (the module's docstring).
+    ``live_fingerprint`` is ``ids_fingerprint(live_ids)``, for callers that keep it per
+    round; ``upload`` is where in ``store`` the file's ``data`` already lies (a server's
+    upload), moved from there instead of written again.
     """
     require_owner(model, by)
     _require_not_resolved(round)
     prepared = prepare_submission(
         store, model, round, data, filename,
-        live_ids=live_ids, live_fingerprint=live_fingerprint, max_bytes=max_bytes,
+        live_ids=live_ids, live_fingerprint=live_fingerprint, max_bytes=max_bytes, upload=upload,
     )
+    if begin_writing is not None:
+        try:
+            begin_writing()
+        except BaseException:
+            prepared.discard(store)
+            raise
     return record_submission(session, store, prepared, model, round, by=by, clock=clock)
 
 
@@ -397,32 +427,67 @@ def read_submission(store: Store, submission: Submission) -> pd.Series:
     return read_stored_predictions(store, submission.path)
 
 
-def latest_submission(session: Session, model: Model, round: Round) -> Submission | None:
-    """The submission that counts: the latest valid on-time one, else the latest valid late one."""
+#: The counted-submission rule, as an ordering: of a model's valid submissions in a round,
+#: the first in this order counts: on time before late, then the newest (``created_at``,
+#: then ``id``). Every reader of "the submission that counts" orders by it.
+COUNTED_FIRST = (Submission.late, Submission.created_at.desc(), Submission.id.desc())
+
+
+def counted_submission(session: Session, model: Model, round: Round) -> Submission | None:
+    """The submission of ``model`` that counts in ``round`` (``COUNTED_FIRST``); None without any."""
     stmt = (
         select(Submission)
         .where(Submission.model_id == model.id, Submission.round_id == round.id, Submission.valid)
-        .order_by(Submission.late, Submission.created_at.desc(), Submission.id.desc())
+        .order_by(*COUNTED_FIRST)
         .limit(1)
     )
     return session.scalars(stmt).first()
+
+
+def counted_submission_ids(session: Session, model: Model) -> set[int]:
+    """Ids of ``model``'s submissions that count in their rounds (one per round), in one query."""
+    rows = session.execute(
+        select(Submission.id, Submission.round_id)
+        .where(Submission.model_id == model.id, Submission.valid)
+        .order_by(Submission.round_id, *COUNTED_FIRST)
+    )
+    chosen: dict[int, int] = {}
+    for submission_id, round_id in rows:
+        chosen.setdefault(round_id, submission_id)
+    return set(chosen.values())
+
+
+def counted_submissions(session: Session, round: Round) -> list[Submission]:
+    """Each model's submission that counts in ``round`` (``COUNTED_FIRST``), by model id."""
+    rows = session.scalars(
+        select(Submission)
+        .where(Submission.round_id == round.id, Submission.valid)
+        .order_by(Submission.model_id, *COUNTED_FIRST)
+    )
+    chosen: dict[int, Submission] = {}
+    for row in rows:
+        chosen.setdefault(row.model_id, row)
+    return list(chosen.values())
 
 
 def submission_stake_at_risk(session: Session, submission: Submission) -> Decimal:
     """What ``submission`` has at risk: the stake frozen at close, zero when late."""
     if submission.late:
         return ZERO
-    return rounds_mod.stake_at_risk(session, submission.round, submission.model)
+    return stakes.frozen_stake(session, submission.round, submission.model)
 
 
 __all__ = [
+    "COUNTED_FIRST",
     "DEFAULT_MAX_BYTES",
     "MIN_COVERAGE",
     "PREDICTION_COLUMNS",
     "PreparedSubmission",
     "Store",
+    "counted_submission",
+    "counted_submission_ids",
+    "counted_submissions",
     "ids_fingerprint",
-    "latest_submission",
     "parse_submission",
     "prepare_submission",
     "read_stored_predictions",

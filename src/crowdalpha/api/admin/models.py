@@ -163,7 +163,7 @@ class RoundOut(BaseModel):
     closes_at: datetime
     scoring_day: int = Field(description="Last trading day scored (0 before day 1).")
     resolves_after_days: int
-    models: int = Field(description="Models with at least one submission in the round.")
+    models: int = Field(description="Models with a counted (valid) submission in the round.")
     at_risk: str | None = Field(
         description="Total stake at risk frozen at the close (decimal string); null before it."
     )

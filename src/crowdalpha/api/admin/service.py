@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crowdalpha.api.admin.models import (
@@ -36,12 +36,9 @@ from crowdalpha.tournament.tables import (
     ApiKey,
     Model,
     ModelKind,
-    Money,
     PayoutBasis,
-    Round,
-    RoundStake,
-    Submission,
 )
+from crowdalpha.tournament.views.rounds import round_listing
 
 _amount = ledger.format_amount
 
@@ -152,23 +149,15 @@ def audit(session: Session) -> AuditOut:
 
 
 def list_rounds(session: Session) -> list[RoundOut]:
-    """Every round, oldest first, as ``crowdalpha admin round list`` shows them."""
-    counts = dict(session.execute(
-        select(Submission.round_id, func.count(func.distinct(Submission.model_id)))
-        .group_by(Submission.round_id)
-    ).all())
-    staked = dict(session.execute(
-        select(RoundStake.round_id, func.sum(RoundStake.stake_at_risk, type_=Money()))
-        .group_by(RoundStake.round_id)
-    ).all())
+    """Every round, oldest first (``views.rounds.round_listing``)."""
     return [
         RoundOut(
-            number=r.number, era=r.era, status=r.status, opens_at=r.opens_at,
-            closes_at=r.closes_at, scoring_day=r.scoring_day,
-            resolves_after_days=r.resolves_after_days, models=counts.get(r.id, 0),
-            at_risk=None if staked.get(r.id) is None else _amount(staked[r.id]),
+            number=r.round.number, era=r.round.era, status=r.round.status,
+            opens_at=r.round.opens_at, closes_at=r.round.closes_at,
+            scoring_day=r.round.scoring_day, resolves_after_days=r.round.resolves_after_days,
+            models=r.models, at_risk=None if r.at_risk is None else _amount(r.at_risk),
         )
-        for r in session.scalars(select(Round).order_by(Round.number))
+        for r in round_listing(session)
     ]
 
 

@@ -21,14 +21,13 @@ from crowdalpha.server.context import RequestContext
 from crowdalpha.tournament import accounts, keys, ledger, stakes, webhooks
 from crowdalpha.tournament import models as models_mod
 from crowdalpha.tournament.errors import InvalidValueError
-from crowdalpha.tournament.resolution import counted_submissions
+from crowdalpha.tournament.submissions import counted_submission_ids
 from crowdalpha.tournament.tables import (
     Account,
     JournalEntry,
     JournalLine,
     LedgerAccount,
     Model,
-    Round,
     Submission,
 )
 
@@ -44,21 +43,12 @@ TRANSACTION_TYPES = {
 }
 
 
-def _selected_ids(ctx: RequestContext, model: Model) -> set[int]:
-    """Ids of the model's submissions that count in their rounds."""
-    rounds = ctx.session.scalars(
-        select(Round).join(Submission, Submission.round_id == Round.id)
-        .where(Submission.model_id == model.id).distinct()
-    )
-    return {s.id for r in rounds for s in counted_submissions(ctx.session, r) if s.model_id == model.id}
-
-
 def model_submissions(ctx: RequestContext, model: Model) -> list[dict[str, Any]]:
     """The model's submissions, newest first."""
     rows = ctx.session.scalars(
         select(Submission).where(Submission.model_id == model.id).order_by(Submission.id.desc())
     ).all()
-    selected = _selected_ids(ctx, model) if rows else set()
+    selected = counted_submission_ids(ctx.session, model) if rows else set()
     return [submission_view(ctx, s, s.id in selected) for s in rows]
 
 
