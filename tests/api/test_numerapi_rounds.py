@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,6 +12,10 @@ import pandas as pd
 import pytest
 
 from crowdalpha.data import layout
+from crowdalpha.server.settings import resolve_server_settings
+from crowdalpha.tournament.clock import ReplayClock
+from tests.helpers.server import make_home
+from tests.helpers.web import in_process
 
 
 def test_current_round_is_open_and_new(server) -> None:
@@ -99,21 +104,29 @@ def test_tampered_urls_are_refused(server, change: str) -> None:
     assert "signature" in response.json()["detail"] or "not signed" in response.json()["detail"]
 
 
-def test_expired_url_is_refused(tmp_path: Path, small_dataset: Path) -> None:
-    from tests.helpers.server import make_home, start_server, stop_server
-
+def test_a_url_expires_on_the_servers_clock(tmp_path: Path, small_dataset: Path) -> None:
+    """A signed URL lives ``CROWDALPHA_URL_TTL`` seconds of the server's clock: moving a
+    replay clock past the expiry refuses it (no sleeping)."""
     home = make_home(tmp_path / "home", small_dataset)
-    running = start_server(home, env={"CROWDALPHA_URL_TTL": "1"})
-    try:
-        url = httpx.post(running.graphql, json={
-            "query": '{ dataset(filename: "v1/features.json") }'}).json()["data"]["dataset"]
-        import time
+    settings = resolve_server_settings(home, environ={"CROWDALPHA_URL_TTL": "60"})
+    clock = ReplayClock(datetime(2024, 1, 6, 18, 0, tzinfo=UTC))
 
-        time.sleep(2.1)
-        response = httpx.get(url)
-        assert response.status_code == 403 and "expired" in response.json()["detail"]
-    finally:
-        stop_server(running)
+    async def scenario() -> None:
+        async with in_process(settings, clock=clock) as client:
+            answer = await client.post(
+                "/graphql", json={"query": '{ dataset(filename: "v1/features.json") }'}
+            )
+            url = answer.json()["data"]["dataset"]
+            assert f"expires={int(clock.now().timestamp()) + 60}&" in url
+            assert (await client.get(url)).status_code == 200
+            clock.advance(seconds=60)
+            assert (await client.head(url)).status_code == 200  # still valid at its expiry
+            clock.advance(seconds=1)
+            refused = await client.get(url)
+            assert refused.status_code == 403
+            assert "expired at 2024-01-06T18:01:00+00:00" in refused.json()["detail"]
+
+    asyncio.run(scenario())
 
 
 def test_unknown_dataset_and_other_tournament_are_clear_errors(server) -> None:

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from crowdalpha.server import signing
+from crowdalpha.server.services import Services
 from crowdalpha.server.settings import ServerSettings
 from crowdalpha.tournament import store as file_store
 from crowdalpha.tournament.store import Store
@@ -53,10 +54,13 @@ def _raw_path(request: Request) -> str:
 
 
 def _check_signature(request: Request, settings: ServerSettings) -> JSONResponse | None:
+    """A 403 answer unless the URL is signed and not yet expired on the server's clock."""
+    services: Services = request.app.state.services
     try:
         signing.verify(
             settings, request.method, _raw_path(request),
             request.query_params.get("expires"), request.query_params.get("signature"),
+            now=services.clock.now().timestamp(),
         )
     except signing.SignatureError as error:
         return _error(403, str(error))

@@ -4,13 +4,17 @@ A URL carries ``expires`` (Unix seconds) and ``signature`` = HMAC-SHA256 of the
 method, the path and the expiry under the server's secret. Anyone holding the
 URL may use it until it expires, for that method and path only; changing any
 part of it breaks the signature.
+
+Both ends take ``now`` (Unix seconds) from the server's clock
+(``services.clock.now().timestamp()``), never from the wall clock: on a replayed
+or accelerated tournament a URL lives ``url_ttl_seconds`` of the tournament's time,
+and tests expire a URL by advancing their clock instead of sleeping.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import time
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -26,10 +30,10 @@ def _signature(secret: bytes, method: str, path: str, expires: int) -> str:
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
-def signed_url(settings: ServerSettings, method: str, path: str, *, now: float | None = None) -> str:
-    """The public URL of ``path`` (starting with '/') signed for ``method``."""
-    moment = time.time() if now is None else now
-    expires = int(moment) + settings.url_ttl_seconds
+def signed_url(settings: ServerSettings, method: str, path: str, *, now: float) -> str:
+    """The public URL of ``path`` (starting with '/') signed for ``method``, valid for
+    ``settings.url_ttl_seconds`` from ``now`` (Unix seconds of the server's clock)."""
+    expires = int(now) + settings.url_ttl_seconds
     quoted = quote(path)
     signature = _signature(settings.secret, method, quoted, expires)
     return f"{settings.public_url}{quoted}?expires={expires}&signature={signature}"
@@ -37,9 +41,10 @@ def signed_url(settings: ServerSettings, method: str, path: str, *, now: float |
 
 def verify(
     settings: ServerSettings, method: str, raw_path: str, expires: str | None, signature: str | None,
-    *, now: float | None = None,
+    *, now: float,
 ) -> None:
-    """Raise ``SignatureError`` unless the URL is signed for ``method`` and not expired.
+    """Raise ``SignatureError`` unless the URL is signed for ``method`` and not expired
+    at ``now`` (Unix seconds of the server's clock).
 
     HEAD is allowed on a URL signed for GET (clients ask for the size first).
     """
@@ -53,8 +58,7 @@ def verify(
     expected = _signature(settings.secret, signed_for, raw_path, expiry)
     if not hmac.compare_digest(expected, signature):
         raise SignatureError("the URL's signature does not match (was the URL changed?)")
-    moment = time.time() if now is None else now
-    if moment > expiry:
+    if now > expiry:
         at = datetime.fromtimestamp(expiry, UTC).isoformat()
         raise SignatureError(f"this URL expired at {at}; ask the API for a fresh one")
 

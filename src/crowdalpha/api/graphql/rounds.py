@@ -93,11 +93,13 @@ def resolve_dataset(
         shown = ", ".join(available[:8]) or "none yet"
         raise NotFoundError(f"no dataset file '{filename[:100]}'; available: {shown}")
     version, name = filename.split("/", 1)
-    settings = ctx.services.settings
+    settings, now = ctx.services.settings, ctx.services.clock.now().timestamp()
     if round is not None and name in ROUND_FILES:
         wanted = rounds_mod.get_round(ctx.session, round)
         newest = current_round(ctx.session)
         if newest is not None and wanted.number != newest.number:
             relative = f"{round_folder(wanted.number)}/{ROUND_FILES[name]}"
-            return signing.signed_url(settings, "GET", signing.download_path("store", relative))
-    return signing.signed_url(settings, "GET", signing.download_path("datasets", f"{version}/{name}"))
+            return signing.signed_url(settings, "GET", signing.download_path("store", relative), now=now)
+    return signing.signed_url(
+        settings, "GET", signing.download_path("datasets", f"{version}/{name}"), now=now
+    )

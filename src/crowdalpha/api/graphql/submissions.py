@@ -47,7 +47,8 @@ def upload_slot(principal: Principal, filename: str) -> str:
 
 def upload_auth(ctx: RequestContext, principal: Principal, filename: str) -> dict[str, str]:
     slot = upload_slot(principal, filename)
-    url = signing.signed_url(ctx.services.settings, "PUT", signing.upload_path(slot))
+    now = ctx.services.clock.now().timestamp()
+    url = signing.signed_url(ctx.services.settings, "PUT", signing.upload_path(slot), now=now)
     return {"filename": slot, "url": url}
 
 
@@ -138,7 +139,8 @@ def resolve_download_auth(_: Any, info: GraphQLResolveInfo, id: str | None = Non
     require_owner(row.model, principal.account)
     # The file as it was submitted (older submissions: a parquet copy).
     stem = PurePosixPath(row.filename or "predictions").stem
-    url = signing.signed_url(ctx.services.settings, "GET", signing.download_path("store", row.path))
+    now = ctx.services.clock.now().timestamp()
+    url = signing.signed_url(ctx.services.settings, "GET", signing.download_path("store", row.path), now=now)
     return {"filename": f"{stem}{PurePosixPath(row.path).suffix}", "url": url}
 
 
