@@ -10,8 +10,7 @@ from crowdalpha.data import MarketConfig, MarketSimulator, scenario_eras
 from crowdalpha.data.market import with_overrides
 from crowdalpha.data.targets import make_targets
 from crowdalpha.errors import ConfigError, DataError
-
-from .conftest import TINY
+from tests.helpers.data import TINY
 
 
 def _panel(seed: int, era: int) -> pd.DataFrame:

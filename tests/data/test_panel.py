@@ -10,8 +10,7 @@ import pytest
 
 from crowdalpha.data import MarketSimulator, append_live_era, build_from_panel, layout
 from crowdalpha.errors import DataError
-
-from .conftest import TINY
+from tests.helpers.data import TINY
 
 FAST = {"num_boost_round": 5}
 
