@@ -113,3 +113,14 @@ def test_numerai_tools_names_are_all_there() -> None:
              "filter_sort_index", "filter_sort_index_many", "generate_neutralized_weights", "alpha",
              "meta_portfolio_contribution", "sharpe_ratio"]
     assert [n for n in names if not callable(getattr(scoring, n, None))] == []
+
+
+def test_the_counted_submission_rule_is_written_once() -> None:
+    """Which submission counts is ``submissions.COUNTED_FIRST``; nothing orders by it again."""
+    written = [
+        path.relative_to(SRC).as_posix()
+        for path in SRC.rglob("*.py")
+        if "Submission.created_at.desc()" in path.read_text()
+    ]
+    assert written == ["tournament/submissions.py"]
+    assert (SRC / "tournament/submissions.py").read_text().count("created_at.desc()") == 1

@@ -12,17 +12,24 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from decimal import Decimal
 from pathlib import Path
 
+import fsspec
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from crowdalpha.tournament import accounts, ledger, models, stakes
 from crowdalpha.tournament.clock import ReplayClock
-from crowdalpha.tournament.db import make_engine, migrate
+from crowdalpha.tournament.db import make_engine, make_session_factory, migrate, session_scope
+from crowdalpha.tournament.feed import DatasetFeed
+from crowdalpha.tournament.runner import Tournament
+from crowdalpha.tournament.tables import ModelKind
 from tests.helpers.db import START, pg_schema_engine
 
 PG_ENV = "CROWDALPHA_TEST_PG_URL"
@@ -146,3 +153,29 @@ def session(new_session: Callable[[], AbstractContextManager[Session]]) -> Itera
 @pytest.fixture
 def clock() -> ReplayClock:
     return ReplayClock(START)
+
+
+@pytest.fixture
+def tournament(
+    blank_engine: Engine, small_dataset: Path, tmp_path: Path
+) -> Iterator[Tournament]:
+    """A fresh tournament on a copy of the small dataset, with four staked models and an
+    operator benchmark model, and round 1 open."""
+    version = tmp_path / "datasets" / small_dataset.name
+    shutil.copytree(small_dataset, version)
+    migrate(blank_engine)
+    clock = ReplayClock(START)
+    store = fsspec.core.url_to_fs(str(tmp_path / "store"))
+    t = Tournament(make_session_factory(blank_engine), store, DatasetFeed(version), clock)
+    with session_scope(t.factory) as session:
+        operator = accounts.ensure_operator(session, clock=clock)
+        models.create_model(session, operator, "bench", clock=clock, kind=ModelKind.BENCHMARK)
+        models.create_model(session, operator, "itest", clock=clock,
+                            kind=ModelKind.INTEGRATION_TEST)
+        owner = accounts.create_account(session, "alice", clock=clock)
+        ledger.deposit(session, owner, Decimal(10_000), clock=clock)
+        for i, basis in enumerate(["corr", "corr+mmc", "corr", "corr+mmc"]):
+            model = models.create_model(session, owner, f"m{i}", clock=clock, payout_basis=basis)
+            stakes.increase_stake(session, model, Decimal(100 * (i + 1)), by=owner, clock=clock)
+    t.open_round()
+    yield t

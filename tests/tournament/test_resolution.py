@@ -3,12 +3,8 @@ numerai-tools, late submissions, idempotency, and a crash half-way through a pay
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
-import fsspec
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,81 +15,29 @@ from numerai_tools.scoring import (
     stake_weight,
     tie_kept_rank,
 )
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 
 from crowdalpha.data import live_targets
 from crowdalpha.tournament import accounts, ledger, models, resolution, rounds, stakes, submissions
-from crowdalpha.tournament.clock import ReplayClock
-from crowdalpha.tournament.db import make_session_factory, migrate, session_scope
+from crowdalpha.tournament.db import session_scope
 from crowdalpha.tournament.errors import RoundStateError
-from crowdalpha.tournament.feed import DatasetFeed, round_live_ids
+from crowdalpha.tournament.feed import round_live_ids
 from crowdalpha.tournament.runner import Tournament
 from crowdalpha.tournament.tables import (
     EntryKind,
     JournalEntry,
-    ModelKind,
     RoundDay,
     RoundPayout,
     RoundStatus,
     Score,
 )
-from tests.helpers.db import START
-
-
-@pytest.fixture
-def tournament(
-    blank_engine: Engine, small_dataset: Path, tmp_path: Path
-) -> Iterator[Tournament]:
-    """A fresh tournament on a copy of the small dataset, with four staked models and an
-    operator benchmark model, and round 1 open."""
-    version = tmp_path / "datasets" / small_dataset.name
-    shutil.copytree(small_dataset, version)
-    migrate(blank_engine)
-    clock = ReplayClock(START)
-    store = fsspec.core.url_to_fs(str(tmp_path / "store"))
-    t = Tournament(make_session_factory(blank_engine), store, DatasetFeed(version), clock)
-    with session_scope(t.factory) as session:
-        operator = accounts.ensure_operator(session, clock=clock)
-        models.create_model(session, operator, "bench", clock=clock, kind=ModelKind.BENCHMARK)
-        models.create_model(session, operator, "itest", clock=clock,
-                            kind=ModelKind.INTEGRATION_TEST)
-        owner = accounts.create_account(session, "alice", clock=clock)
-        ledger.deposit(session, owner, Decimal(10_000), clock=clock)
-        for i, basis in enumerate(["corr", "corr+mmc", "corr", "corr+mmc"]):
-            model = models.create_model(session, owner, f"m{i}", clock=clock, payout_basis=basis)
-            stakes.increase_stake(session, model, Decimal(100 * (i + 1)), by=owner, clock=clock)
-    t.open_round()
-    yield t
-
-
-def _submit_all(t: Tournament, number: int, *, noise: float = 0.3, late_model: str | None = None) -> None:
-    rng = np.random.default_rng(number)
-    with session_scope(t.factory) as session:
-        round = rounds.get_round(session, number)
-        ids = round_live_ids(t.store, number)
-        example = t.feed.example_predictions().reindex(ids)
-        owner = accounts.get_account(session, "alice")
-        operator = accounts.get_operator(session)
-        for model in [models.get_model(session, "bench"), *owner.models]:
-            if model.name == late_model:
-                continue
-            values = example + rng.normal(0, noise * (model.id % 3), len(example))
-            frame = pd.DataFrame({"id": ids, "prediction": values.rank(pct=True).to_numpy()})
-            by = operator if model.kind == ModelKind.BENCHMARK else owner
-            submissions.submit(session, t.store, model, round, frame.to_csv(index=False).encode(),
-                               f"{model.name}.csv", by=by, clock=t.clock, live_ids=ids)
-
-
-def _close(t: Tournament) -> None:
-    with session_scope(t.factory) as session:
-        t.clock.set(rounds.current_round(session).closes_at)
-    t.close_round()
+from tests.helpers.tournament import close_open_round, submit_all
 
 
 def test_day_scores_equal_numerai_tools_on_the_revealed_targets(tournament: Tournament) -> None:
     t = tournament
-    _submit_all(t, 1)
-    _close(t)
+    submit_all(t, 1)
+    close_open_round(t)
     event = t.score_next_day(1)
     assert event.kind == "scored" and event.day == 1
     with session_scope(t.factory) as session:
@@ -127,8 +71,8 @@ def test_day_scores_equal_numerai_tools_on_the_revealed_targets(tournament: Tour
 
 def test_a_late_submission_is_scored_but_has_nothing_at_risk(tournament: Tournament) -> None:
     t = tournament
-    _submit_all(t, 1, late_model="m3")
-    _close(t)
+    submit_all(t, 1, late_model="m3")
+    close_open_round(t)
     with session_scope(t.factory) as session:
         round = rounds.get_round(session, 1)
         owner = accounts.get_account(session, "alice")
@@ -167,8 +111,8 @@ def test_a_crash_on_the_payout_day_leaves_nothing_and_the_rerun_pays_once(
     tournament: Tournament, monkeypatch: pytest.MonkeyPatch, failing: str
 ) -> None:
     t = tournament
-    _submit_all(t, 1, noise=0.0)
-    _close(t)
+    submit_all(t, 1, noise=0.0)
+    close_open_round(t)
     for _ in range(19):
         t.score_next_day(1)
     before = _ledger_snapshot(t)
@@ -216,7 +160,7 @@ def test_a_crash_on_the_payout_day_leaves_nothing_and_the_rerun_pays_once(
 
 def test_rounds_overlap_and_advance_follows_the_calendar(tournament: Tournament) -> None:
     t = tournament
-    _submit_all(t, 1)
+    submit_all(t, 1)
     t.clock.advance(days=2)  # Monday 18:00, after the 14:30 close
     events = t.advance()
     assert [e.kind for e in events] == ["closed"]
@@ -228,7 +172,7 @@ def test_rounds_overlap_and_advance_follows_the_calendar(tournament: Tournament)
         one = rounds.get_round(session, 1)
         assert int(two.era) == int(one.era) + 1
     assert len(round_live_ids(t.store, 2)) > 0
-    _submit_all(t, 2)
+    submit_all(t, 2)
     t.clock.advance(days=30)
     events = t.advance(open_rounds=False)
     with session_scope(t.factory) as session:
@@ -246,7 +190,7 @@ def test_the_operator_models_submit_when_a_round_opens(tournament: Tournament) -
         example = t.feed.example_predictions()
         stored = submissions.read_submission(t.store, counted["itest"])
         assert np.allclose(stored.to_numpy(), example.reindex(stored.index).to_numpy())
-    _close(t)
+    close_open_round(t)
     t.integration_test_weekdays = (2,)  # Wednesdays only
     t.clock.advance(days=3)
     event = t.open_round()

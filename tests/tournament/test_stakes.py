@@ -6,10 +6,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.orm import Session
 
-from crowdalpha.tournament import ledger, stakes
+from crowdalpha.tournament import ledger, rounds, stakes
 from crowdalpha.tournament.clock import ReplayClock
 from crowdalpha.tournament.errors import (
     InsufficientStakeError,
+    InvalidAmountError,
     InvalidValueError,
     PermissionDeniedError,
 )
@@ -214,3 +215,45 @@ def test_settle_round_posts_like_payout_and_burn_one_by_one(
     report = ledger.audit(session)
     assert report.ok, str(report)
     assert report.burned == Decimal("51.25")
+
+
+def test_set_stake_raises_or_lowers_to_the_target_and_drain_takes_it_all(
+    session: Session, clock: ReplayClock
+) -> None:
+    alice = factories.account(session, clock, funds="100")
+    model = factories.staked_model(session, clock, alice, "m", stake="30")
+    raised = stakes.set_stake(session, model, "45.5", by=alice, clock=clock, memo="set")
+    assert (raised.target, raised.change, raised.release) == (Decimal("45.5"), Decimal("15.5"), None)
+    assert raised.entry is not None and raised.entry.kind == EntryKind.STAKE_INCREASE
+    same = stakes.set_stake(session, model, "45.500", by=alice, clock=clock)
+    assert (same.change, same.entry, same.release) == (0, None, None)
+    lowered = stakes.set_stake(session, model, "40", by=alice, clock=clock)
+    assert lowered.change == Decimal("-5.5") and lowered.entry is None
+    # at risk in no round: back in the wallet at once
+    assert lowered.release is not None and lowered.release.status == ReleaseStatus.RELEASED
+    assert stakes.set_stake(session, model, "0", by=alice, clock=clock).change == -40
+    assert (stakes.stake_now(session, model), ledger.wallet_balance(session, alice)) == (0, 100)
+    with pytest.raises(InvalidAmountError, match="stake target -1 must be positive"):
+        stakes.set_stake(session, model, "-1", by=alice, clock=clock)
+    with pytest.raises(InsufficientStakeError, match="model 'm' has nothing staked to drain"):
+        stakes.drain_stake(session, model, by=alice, clock=clock)
+    stakes.increase_stake(session, model, 12, by=alice, clock=clock)
+    drained = stakes.drain_stake(session, model, by=alice, clock=clock)
+    assert drained.amount == 12 and stakes.stake_now(session, model) == 0
+
+
+def test_a_decrease_stays_at_risk_until_the_newest_closed_round_staked_with_it_resolves(
+    session: Session, clock: ReplayClock
+) -> None:
+    alice = factories.account(session, clock, funds="100")
+    model = factories.staked_model(session, clock, alice, "m", stake="100")
+    assert stakes.last_round_at_risk(session, model) is None
+    r1 = rounds.open_round(session, era="0001", clock=clock, schedule=rounds.Schedule())
+    clock.set(r1.closes_at)
+    rounds.close_round(session, r1, clock=clock)
+    assert stakes.frozen_stakes(session, r1) == {model.id: 100}
+    assert stakes.last_round_at_risk(session, model) == r1.number
+    release = stakes.decrease_stake(session, model, 25, by=alice, clock=clock)
+    assert (release.status, release.release_after_round) == (ReleaseStatus.PENDING, r1.number)
+    assert stakes.frozen_stake(session, r1, model) == 100  # frozen: later changes don't alter it
+    assert stakes.stake_now(session, model) == 75
