@@ -1,6 +1,6 @@
 """The dataset file layout: what a version folder ``vN/`` holds and how to read it.
 
-Public files (what participants download, DESIGN.md "Data")::
+Public files (what participants download, docs/data.md)::
 
     vN/train.parquet                      id (index), era, data_type, feature_*, target*
     vN/validation.parquet                 same columns
@@ -43,7 +43,7 @@ LIVE_EXAMPLE_PREDS = "live_example_preds.parquet"
 VALIDATION_BENCHMARK_MODELS = "validation_benchmark_models.parquet"
 META_MODEL = "meta_model.parquet"
 
-#: Every file a participant may download, in DESIGN.md's order.
+#: Every file a participant may download, in docs/data.md's order.
 PUBLIC_FILES = (TRAIN, VALIDATION, LIVE, FEATURES_JSON, VALIDATION_EXAMPLE_PREDS,
                 LIVE_EXAMPLE_PREDS, VALIDATION_BENCHMARK_MODELS, META_MODEL)
 #: The data file of each split.

@@ -1,1 +1,1 @@
-"""crowdalpha.fund (see DESIGN.md, Layout)."""
+"""crowdalpha.fund: the meta-model turned into a neutral long/short book (docs/architecture.md)."""

@@ -1,1 +1,1 @@
-"""crowdalpha.sim (see DESIGN.md, Layout)."""
+"""crowdalpha.sim: simulated participants, seasons and the live demo (docs/architecture.md)."""

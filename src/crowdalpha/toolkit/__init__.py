@@ -1,1 +1,1 @@
-"""crowdalpha.toolkit (see DESIGN.md, Layout)."""
+"""crowdalpha.toolkit: what participants use to validate models (docs/architecture.md)."""

@@ -1,6 +1,6 @@
 """Leaderboards: reputation, stake and returns of every model and account, read from the database.
 
-Definitions (DESIGN.md, "Scores" and "Meta-model, stakes, payouts"):
+Definitions (docs/architecture.md lists where each rule used here lives):
 
 * A model's **final score** of a round, for a metric, is the value in its
   ``Score`` row of the round's last day (``day == round.resolves_after_days``),

@@ -3,7 +3,7 @@
     payout = stake_at_risk * clip(payout_factor * (m_corr * CORR + m_mmc * MMC), -clip, +clip)
     payout_factor = min(1, stake_threshold / total_stake_at_risk)
 
-(DESIGN.md, "Meta-model, stakes, payouts"). A model paid on CORR alone uses
+(docs/architecture.md, "Where each domain rule lives"). A model paid on CORR alone uses
 m_mmc = 0. Everything is exact ``Decimal``: scores are taken to
 ``SCORE_PLACES`` decimals first, and the payout is truncated toward zero to
 the ledger's quantum, so rounding never mints a token and never burns more
@@ -29,7 +29,7 @@ PAYOUT_BASES = ("corr", "corr+mmc")
 
 @dataclass(frozen=True)
 class PayoutRules:
-    """The tournament's payout settings (defaults from DESIGN.md)."""
+    """The tournament's payout settings (the defaults are Numerai's)."""
 
     corr_multiplier: Decimal = Decimal("0.5")
     mmc_multiplier: Decimal = Decimal("2")

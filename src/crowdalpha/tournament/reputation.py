@@ -1,6 +1,6 @@
 """Reputation: a model's mean final score over its recent rounds.
 
-DESIGN.md: the mean of a model's final scores over the last 52 weeks of
+The rule: the mean of a model's final scores over the last 52 weeks of
 rounds, missing rounds counting as the configured penalty. The window is the
 last ``window`` resolved rounds, starting no earlier than the model's first
 submitted round (rounds before a model existed are not held against it).

@@ -1,6 +1,6 @@
 """Rounds: opened on a schedule with the newest live era, closed, scored day by day, resolved.
 
-Life of a round (DESIGN.md, "Rounds")::
+Life of a round (docs/tournament.md, "A round's life")::
 
     open --close_round--> closed --record_scoring_day(1..N-1)--> scoring --day N--> resolved
 

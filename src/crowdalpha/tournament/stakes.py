@@ -13,7 +13,7 @@ Reading a stake, by name:
   the stake at risk in a round, frozen at its close into ``round_stakes``; later
   stake changes never alter it (empty while the round is open).
 
-Timing rules (DESIGN.md, "Meta-model, stakes, payouts"), kept explicit:
+Timing rules (docs/tournament.md), kept explicit:
 
 * An increase moves money from the wallet to the stake at once, so it can no
   longer be withdrawn, and counts from the next round that closes after it.
