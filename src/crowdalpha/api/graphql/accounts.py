@@ -24,12 +24,10 @@ from crowdalpha.tournament.errors import InvalidValueError
 from crowdalpha.tournament.submissions import counted_submission_ids
 from crowdalpha.tournament.tables import (
     Account,
-    JournalEntry,
-    JournalLine,
-    LedgerAccount,
     Model,
     Submission,
 )
+from crowdalpha.tournament.views.money import wallet_movements
 
 query = QueryType()
 mutation = MutationType()
@@ -66,39 +64,19 @@ def model_view(ctx: RequestContext, model: Model) -> dict[str, Any]:
 
 def _wallet_transactions(ctx: RequestContext, account: Account) -> list[dict[str, Any]]:
     """Every journal line that moved the account's wallet, newest first."""
-    wallet = ledger.wallet_of(ctx.session, account)
-    rows = ctx.session.execute(
-        select(JournalEntry, JournalLine.amount)
-        .join(JournalLine, JournalLine.entry_id == JournalEntry.id)
-        .where(JournalLine.ledger_account_id == wallet.id)
-        .order_by(JournalEntry.id.desc())
-    ).all()
-    keys_by_entry = _counterparts(ctx, [entry.id for entry, _ in rows], wallet.id)
-    out = []
-    for entry, amount in rows:
-        other = keys_by_entry.get(entry.id)
-        out.append({
-            "amount": abs(amount),
-            "from": wallet.key if amount < 0 else other,
-            "to": other if amount < 0 else wallet.key,
+    return [
+        {
+            "amount": abs(m.amount),
+            "from": m.wallet_key if m.amount < 0 else m.counterpart_key,
+            "to": m.counterpart_key if m.amount < 0 else m.wallet_key,
             "status": "confirmed",
-            "time": entry.created_at,
-            "tournament": TOURNAMENT if entry.model_id is not None else None,
-            "txHash": f"entry:{entry.id}",
-            "type": TRANSACTION_TYPES.get(str(entry.kind), str(entry.kind)),
-        })
-    return out
-
-
-def _counterparts(ctx: RequestContext, entry_ids: list[int], wallet_id: int) -> dict[int, str]:
-    if not entry_ids:
-        return {}
-    rows = ctx.session.execute(
-        select(JournalLine.entry_id, LedgerAccount.key)
-        .join(LedgerAccount, LedgerAccount.id == JournalLine.ledger_account_id)
-        .where(JournalLine.entry_id.in_(entry_ids), JournalLine.ledger_account_id != wallet_id)
-    ).all()
-    return {entry_id: key for entry_id, key in rows}
+            "time": m.entry.created_at,
+            "tournament": TOURNAMENT if m.entry.model_id is not None else None,
+            "txHash": f"entry:{m.entry.id}",
+            "type": TRANSACTION_TYPES.get(str(m.entry.kind), str(m.entry.kind)),
+        }
+        for m in wallet_movements(ctx.session, account)
+    ]
 
 
 @query.field("account")

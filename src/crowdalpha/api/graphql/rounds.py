@@ -16,6 +16,7 @@ from crowdalpha.tournament import rounds as rounds_mod
 from crowdalpha.tournament.errors import InvalidValueError
 from crowdalpha.tournament.feed import round_folder
 from crowdalpha.tournament.tables import Round, RoundStatus
+from crowdalpha.tournament.views.rounds import newest_round
 
 query = QueryType()
 
@@ -30,13 +31,6 @@ STATUS_FILTER = {
 ROUND_FILES = {layout.LIVE: "live.parquet", layout.LIVE_EXAMPLE_PREDS: "example_preds.parquet"}
 
 
-def current_round(session: Any) -> Round | None:
-    """Round number 0: the round taking submissions, else the newest one."""
-    return rounds_mod.current_round(session) or session.scalars(
-        select(Round).order_by(Round.number.desc()).limit(1)
-    ).one_or_none()
-
-
 @query.field("rounds")
 def resolve_rounds(
     _: Any, info: GraphQLResolveInfo, tournament: int | None = None, number: int | None = None,
@@ -45,7 +39,7 @@ def resolve_rounds(
     check_tournament(tournament)
     ctx = context(info)
     if number == 0:
-        found = current_round(ctx.session)
+        found = newest_round(ctx.session)  # round 0: the open round, else the newest
         return [None if found is None else round_view(ctx, found)]
     if limit is not None and limit < 0:
         raise InvalidValueError(f"limit {limit} must not be negative")
@@ -96,7 +90,7 @@ def resolve_dataset(
     settings, now = ctx.services.settings, ctx.services.clock.now().timestamp()
     if round is not None and name in ROUND_FILES:
         wanted = rounds_mod.get_round(ctx.session, round)
-        newest = current_round(ctx.session)
+        newest = newest_round(ctx.session)
         if newest is not None and wanted.number != newest.number:
             relative = f"{round_folder(wanted.number)}/{ROUND_FILES[name]}"
             return signing.signed_url(settings, "GET", signing.download_path("store", relative), now=now)
