@@ -14,6 +14,7 @@ from crowdalpha.data.targets import (
     neutral_residuals,
     neutralizer_matrix,
 )
+from crowdalpha.errors import ConfigError
 
 
 def test_bin_features_five_equal_bins_int8() -> None:
@@ -69,7 +70,7 @@ def test_neutralizer_matrix_sets() -> None:
     assert neutralizer_matrix(numeric, categorical, "full").shape == (6, 2 + 3 + 2)
     assert neutralizer_matrix(numeric, categorical, "sector").shape == (6, 1 + 3)
     assert neutralizer_matrix(numeric, categorical, "market").shape == (6, 1)
-    with pytest.raises(ValueError, match="neutralization"):
+    with pytest.raises(ConfigError, match=r"^invalid_config: neutralization 'bogus' is not one of"):
         neutralizer_matrix(numeric, categorical, "bogus")
 
 

@@ -208,7 +208,7 @@ def test_integration_test_model_submits_on_its_weekdays(cast: list[Participant])
 def test_weekdays_are_configurable_and_checked() -> None:
     sunday_only = Strategy(StrategyKind.INTEGRATION_TEST, weekdays=(6,))
     assert [d for d in range(7) if sunday_only.submits_on(d)] == [6]
-    with pytest.raises(ValueError, match="invalid_weekday: 7"):
+    with pytest.raises(ConfigError, match=r"^invalid_config: weekday 7 must be a weekday number"):
         sunday_only.submits_on(7)
     with pytest.raises(ConfigError, match="weekday numbers"):
         Strategy(StrategyKind.INTEGRATION_TEST, weekdays=(5, 9))
@@ -254,11 +254,11 @@ def test_staking_rules_by_hand() -> None:
 
 def test_staking_inputs_are_checked() -> None:
     policy = StakingPolicy(StakeRule.COMPOUND, D("10"), D("5"))
-    with pytest.raises(TypeError, match="binary float"):
+    with pytest.raises(TypeError, match=r"^balance 10.0 is a float; .* never a binary float"):
         policy.decide(10.0, D("0"), None)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="invalid_amount: stake"):
+    with pytest.raises(ConfigError, match=r"^invalid_config: stake Decimal\('-1'\) must be a finite"):
         policy.decide(D("10"), D("-1"), None)
-    with pytest.raises(TypeError, match="invalid_score"):
+    with pytest.raises(TypeError, match=r"^last_corr '0.1' must be a number or None"):
         policy.decide(D("10"), D("1"), "0.1")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="exceeds initial_deposit"):
         StakingPolicy(StakeRule.HOLD, D("10"), D("11"))
@@ -266,9 +266,9 @@ def test_staking_inputs_are_checked() -> None:
         StakingPolicy(StakeRule.HOLD, D("10"), D("0.0000000001"))
     with pytest.raises(ConfigError, match="rule 'never'"):
         StakingPolicy(StakeRule.NEVER, D("10"), D("1"))
-    with pytest.raises(ValueError, match="more than 9 decimal places"):
+    with pytest.raises(ConfigError, match=r"stake change amount 1E-10 has more than 9 decimal places"):
         StakeChange(StakeAction.INCREASE, D("0.0000000001"))
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ConfigError, match=r"stake change amount Decimal\('0'\) must be a positive"):
         StakeChange(StakeAction.DECREASE, D("0"))
 
 

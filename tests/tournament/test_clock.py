@@ -12,6 +12,7 @@ from crowdalpha.tournament.clock import (
     SystemClock,
     ensure_utc,
 )
+from crowdalpha.tournament.errors import ClockBackwardsError, InvalidValueError, NaiveDatetimeError
 
 
 def test_system_clock_is_aware_utc() -> None:
@@ -35,12 +36,13 @@ def test_replay_clock_converts_to_utc_and_refuses_naive_or_backwards() -> None:
     assert clock.now() == datetime(2024, 1, 6, 18, tzinfo=UTC)
     assert clock.now().tzinfo is UTC
     with pytest.raises(
-        ValueError, match=r"naive_datetime: start 2024-01-06T00:00:00 has no time zone"
-    ):
+        NaiveDatetimeError, match=r"^naive_datetime: start 2024-01-06T00:00:00 has no time zone"
+    ) as naive:
         ReplayClock(datetime(2024, 1, 6))
-    with pytest.raises(ValueError, match=r"clock_backwards"):
+    assert isinstance(naive.value, ValueError)  # as before the exception family
+    with pytest.raises(ClockBackwardsError, match=r"^clock_backwards: cannot set .* to 2024-01-01"):
         clock.set(datetime(2024, 1, 1, tzinfo=UTC))
-    with pytest.raises(ValueError, match=r"clock_backwards"):
+    with pytest.raises(ClockBackwardsError, match=r"^clock_backwards: cannot advance .* by -1 day"):
         clock.advance(hours=-1)
 
 
@@ -93,10 +95,10 @@ def test_accelerated_clock_converts_to_utc_and_checks_its_arguments() -> None:
     assert repr(clock) == (
         "AcceleratedClock(start=2024-01-06T18:00:00+00:00, speed=2, now=2024-01-06T18:00:00+00:00)"
     )
-    with pytest.raises(ValueError, match=r"naive_datetime: start"):
+    with pytest.raises(NaiveDatetimeError, match=r"^naive_datetime: start"):
         AcceleratedClock(datetime(2024, 1, 6), 2)
     for speed in (0, -1.0, float("nan"), float("inf"), True, "2"):
-        with pytest.raises(ValueError, match=r"invalid_speed: speed .* must be a positive finite"):
+        with pytest.raises(InvalidValueError, match=r"^invalid_value: speed .* must be a positive finite"):
             AcceleratedClock(datetime(2024, 1, 6, tzinfo=UTC), speed)  # type: ignore[arg-type]
 
 

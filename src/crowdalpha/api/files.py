@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from crowdalpha.server import signing
+from crowdalpha.server.errors import RangeNotSatisfiableError, status_code
 from crowdalpha.server.services import Services
 from crowdalpha.server.settings import ServerSettings
 from crowdalpha.tournament import store as file_store
@@ -63,7 +64,7 @@ def _check_signature(request: Request, settings: ServerSettings) -> JSONResponse
             now=services.clock.now().timestamp(),
         )
     except signing.SignatureError as error:
-        return _error(403, str(error))
+        return _error(status_code(error), str(error))
     return None
 
 
@@ -75,23 +76,25 @@ def _safe(relative: str) -> bool:
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     """``(start, end)`` inclusive for a single ``bytes=`` range; None for the whole file.
 
-    Raises ``ValueError`` for a range the file cannot satisfy.
+    Raises ``RangeNotSatisfiableError`` (416) for a range the file cannot satisfy.
     """
     if header is None:
         return None
     match = _RANGE.match(header.strip())
     if match is None or match.group(1) == match.group(2) == "":
-        raise ValueError(f"Range {header[:40]!r} is not a single 'bytes=start-end' range")
+        raise RangeNotSatisfiableError(
+            f"Range {header[:40]!r} is not a single 'bytes=start-end' range"
+        )
     first, last = match.groups()
     if first == "":  # the last N bytes
         length = int(last)
         if length == 0:
-            raise ValueError("Range asks for the last 0 bytes")
+            raise RangeNotSatisfiableError("Range asks for the last 0 bytes")
         return max(size - length, 0), size - 1
     start = int(first)
     end = size - 1 if last == "" else min(int(last), size - 1)
     if start >= size or end < start:
-        raise ValueError(f"Range {header!r} is outside the file's {size} bytes")
+        raise RangeNotSatisfiableError(f"Range {header[:40]!r} is outside the file's {size} bytes")
     return start, end
 
 
@@ -135,8 +138,10 @@ async def download(kind: str, relative: str, request: Request) -> Response:
     }
     try:
         chosen = parse_range(request.headers.get("range"), size)
-    except ValueError as error:
-        return Response(str(error), status_code=416, headers={"Content-Range": f"bytes */{size}"})
+    except RangeNotSatisfiableError as error:
+        return Response(
+            str(error), status_code=status_code(error), headers={"Content-Range": f"bytes */{size}"}
+        )
     start, end = (0, size - 1) if chosen is None else chosen
     length = max(end - start + 1, 0)
     headers["Content-Length"] = str(length)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from crowdalpha.errors import ConfigError
 from crowdalpha.scoring.kernels import tie_kept_rank_rows
 from crowdalpha.scoring.transforms import Neutralizer
 
@@ -137,7 +138,7 @@ def neutralizer_matrix(numeric: Mapping[str, np.ndarray], categorical: Mapping[s
     ``categorical`` the ``sector``/``country``/``currency`` labels.
     """
     if neutralization not in NEUTRALIZATIONS:
-        raise ValueError(f"neutralization {neutralization!r} is not one of {NEUTRALIZATIONS}")
+        raise ConfigError(f"neutralization {neutralization!r} is not one of {NEUTRALIZATIONS}")
     columns: list[np.ndarray] = []
     n = _common_length(numeric, categorical)
     if neutralization == "full":

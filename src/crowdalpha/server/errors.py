@@ -5,13 +5,22 @@ error) whose message already names the offending thing; the API passes it on
 unchanged. Authentication failures are prefixed with the sentence numerapi
 users know from Numerai. Anything else is a server bug: logged in full, and
 reported as a short opaque message, never a traceback.
+
+The HTTP layer's own errors are in the family too::
+
+    CrowdalphaError
+    ├── RateLimitedError           429  rate_limited: a key or address over its budget
+    ├── RangeNotSatisfiableError   416  invalid_range: a Range header the file cannot satisfy
+    └── SignatureError             403  invalid_signature: an unsigned, changed or expired
+                                        file URL (defined in crowdalpha.server.signing)
 """
 
 from __future__ import annotations
 
 from sqlalchemy.exc import OperationalError
 
-from crowdalpha.errors import USER_ERRORS, ConfigError, DataError, NotFoundError
+from crowdalpha.errors import USER_ERRORS, ConfigError, CrowdalphaError, DataError, NotFoundError
+from crowdalpha.server.signing import SignatureError
 from crowdalpha.tournament.errors import (
     AuthenticationError,
     InsufficientFundsError,
@@ -29,15 +38,23 @@ BUSY = "busy: the database is busy with other writes and nothing was changed; re
 INTERNAL = "internal error: the server could not complete this request; the operator's log has details"
 
 
-class RateLimitedError(Exception):
-    """A key (or an address, without a key) sent more requests than its budget."""
+class RateLimitedError(CrowdalphaError):
+    """A key (or an address, without a key) sent more requests than its budget;
+    ``retry_after`` is the seconds until it may send the next one."""
+
+    code = "rate_limited"
 
     def __init__(self, who: str, limit: int, retry_after: float) -> None:
         self.retry_after = retry_after
         super().__init__(
-            f"rate_limited: {who} sent more than {limit} requests in a minute; "
-            f"retry in {retry_after:.1f} s"
+            f"{who} sent more than {limit} requests in a minute; retry in {retry_after:.1f} s"
         )
+
+
+class RangeNotSatisfiableError(CrowdalphaError):
+    """A download's ``Range`` header asks for bytes the file does not have (or is garbled)."""
+
+    code = "invalid_range"
 
 
 STATUS_CODES: tuple[tuple[type[Exception], int], ...] = (
@@ -51,6 +68,8 @@ STATUS_CODES: tuple[tuple[type[Exception], int], ...] = (
     (InsufficientStakeError, 409),
     (RoundStateError, 409),
     (RateLimitedError, 429),
+    (SignatureError, 403),
+    (RangeNotSatisfiableError, 416),
     (ConfigError, 400),
     (DataError, 400),
 )
@@ -78,6 +97,6 @@ def user_message(error: BaseException) -> str | None:
         return f"{KEYS_REQUIRED} ({error})"
     if isinstance(error, AuthenticationError):
         return f"{SESSION_INVALID} ({error})"
-    if isinstance(error, (*USER_ERRORS, RateLimitedError)):
+    if isinstance(error, USER_ERRORS):
         return str(error)
     return None

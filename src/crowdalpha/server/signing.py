@@ -18,11 +18,14 @@ import hmac
 from datetime import UTC, datetime
 from urllib.parse import quote
 
+from crowdalpha.errors import CrowdalphaError
 from crowdalpha.server.settings import ServerSettings
 
 
-class SignatureError(Exception):
-    """The URL is expired, tampered with, or unsigned; ``str()`` says which."""
+class SignatureError(CrowdalphaError):
+    """The URL is expired, tampered with, or unsigned; the message says which (403)."""
+
+    code = "invalid_signature"
 
 
 def _signature(secret: bytes, method: str, path: str, expires: int) -> str:

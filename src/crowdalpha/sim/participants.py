@@ -135,7 +135,7 @@ class Strategy:
         Only the integration-test model keeps a timetable; everyone else submits every round.
         """
         if not _is_weekday(weekday):
-            raise ValueError(f"invalid_weekday: {weekday!r} must be a weekday number 0 (Monday)..6 (Sunday)")
+            raise ConfigError(f"weekday {weekday!r} must be a weekday number 0 (Monday)..6 (Sunday)")
         return self.kind is not StrategyKind.INTEGRATION_TEST or weekday in self.weekdays
 
     def scores(self, live: pd.DataFrame, example: pd.Series, rng: np.random.Generator,
@@ -269,9 +269,9 @@ class StakeChange:
         object.__setattr__(self, "action", StakeAction(self.action))
         amount = self.amount
         if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
-            raise ValueError(f"invalid_stake_change: amount {amount!r} must be a positive Decimal")
+            raise ConfigError(f"stake change amount {amount!r} must be a positive Decimal")
         if amount != amount.quantize(QUANTUM, rounding=ROUND_DOWN):
-            raise ValueError(f"invalid_stake_change: amount {amount} has more than 9 decimal places")
+            raise ConfigError(f"stake change amount {amount} has more than 9 decimal places")
 
 
 @dataclass(frozen=True)
@@ -314,7 +314,7 @@ class StakingPolicy:
         stake = _money(stake, "stake")
         if last_corr is not None and (isinstance(last_corr, bool)
                                       or not isinstance(last_corr, int | float | np.floating)):
-            raise TypeError(f"invalid_score: last_corr {last_corr!r} must be a number or None")
+            raise TypeError(f"last_corr {last_corr!r} must be a number or None")
         if self.rule is StakeRule.NEVER:
             return None
         with localcontext() as ctx:
@@ -332,11 +332,11 @@ class StakingPolicy:
 def _money(value: object, name: str, *, exact: bool = False) -> Decimal:
     """A non-negative finite Decimal (or int); ``exact`` also requires at most 9 places."""
     if isinstance(value, bool) or not isinstance(value, Decimal | int):
-        raise TypeError(f"invalid_amount: {name} {value!r} is a {type(value).__name__}; "
+        raise TypeError(f"{name} {value!r} is a {type(value).__name__}; "
                         "pass a Decimal (money is never a binary float)")
     amount = Decimal(value)
     if not amount.is_finite() or amount < 0:
-        raise ValueError(f"invalid_amount: {name} {value!r} must be a finite amount >= 0")
+        raise ConfigError(f"{name} {value!r} must be a finite amount >= 0")
     if exact and amount != amount.quantize(QUANTUM, rounding=ROUND_DOWN):
         raise ConfigError(f"{name} {value} has more than 9 decimal places")
     return amount

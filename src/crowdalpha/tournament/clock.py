@@ -15,6 +15,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
+from crowdalpha.tournament.errors import ClockBackwardsError, InvalidValueError, NaiveDatetimeError
+
 
 @runtime_checkable
 class Clock(Protocol):
@@ -28,8 +30,8 @@ def ensure_utc(value: datetime, *, name: str = "datetime") -> datetime:
     if not isinstance(value, datetime):
         raise TypeError(f"{name} must be a datetime, got {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(
-            f"naive_datetime: {name} {value.isoformat()} has no time zone; pass an aware datetime"
+        raise NaiveDatetimeError(
+            f"{name} {value.isoformat()} has no time zone; pass an aware datetime"
         )
     return value.astimezone(UTC)
 
@@ -57,8 +59,8 @@ class ReplayClock:
         """Jump to ``when``; refuses to go backwards (recorded history would reorder)."""
         when = ensure_utc(when, name="when")
         if when < self._now:
-            raise ValueError(
-                f"clock_backwards: cannot set the replay clock to {when.isoformat()}, "
+            raise ClockBackwardsError(
+                f"cannot set the replay clock to {when.isoformat()}, "
                 f"it is already {self._now.isoformat()}"
             )
         self._now = when
@@ -68,7 +70,7 @@ class ReplayClock:
         """Move forward by ``delta`` or by ``timedelta(**parts)`` (e.g. ``days=1``)."""
         step = (delta or timedelta()) + timedelta(**parts)
         if step < timedelta():
-            raise ValueError(f"clock_backwards: cannot advance the replay clock by {step}")
+            raise ClockBackwardsError(f"cannot advance the replay clock by {step}")
         self._now = self._now + step
         return self._now
 
@@ -99,7 +101,7 @@ class AcceleratedClock:
             or not math.isfinite(speed)
             or speed <= 0
         ):
-            raise ValueError(f"invalid_speed: speed {speed!r} must be a positive finite number")
+            raise InvalidValueError(f"speed {speed!r} must be a positive finite number")
         self._speed = float(speed)
         self._timer = timer
         self._origin = timer()

@@ -11,6 +11,8 @@ of 12 requested``. The API maps the branches to status codes::
         ├── InvalidAmountError           400  amount not positive, a float, too precise
         ├── InvalidScopeError            400  unknown API key scope or not allowed
         ├── InvalidValueError            400  a setting or choice outside its allowed values
+        │   └── NaiveDatetimeError            a datetime without a time zone (also a ValueError)
+        ├── ClockBackwardsError          400  a replay clock set back in time (also a ValueError)
         ├── NameTakenError               409  account or model name in use
         ├── ModelLimitError              409  account already owns the maximum of models
         ├── InsufficientFundsError       409  wallet cannot cover a withdrawal or stake
@@ -53,6 +55,18 @@ class InvalidScopeError(TournamentError):
 
 class InvalidValueError(TournamentError):
     code = "invalid_value"
+
+
+class NaiveDatetimeError(InvalidValueError, ValueError):
+    """A datetime without a time zone; a ``ValueError`` too, as it was before the family."""
+
+    code = "naive_datetime"
+
+
+class ClockBackwardsError(TournamentError, ValueError):
+    """A replay clock asked to go back in time; a ``ValueError`` too, as before the family."""
+
+    code = "clock_backwards"
 
 
 class NameTakenError(TournamentError):
@@ -125,6 +139,7 @@ class MissingScopeError(PermissionDeniedError):
 
 __all__ = [
     "AuthenticationError",
+    "ClockBackwardsError",
     "InsufficientFundsError",
     "InsufficientStakeError",
     "InvalidAmountError",
@@ -140,6 +155,7 @@ __all__ = [
     "MissingApiKeyError",
     "MissingScopeError",
     "ModelLimitError",
+    "NaiveDatetimeError",
     "NameTakenError",
     "NotFoundError",
     "PermissionDeniedError",

@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from crowdalpha.tournament.errors import InvalidValueError
+from crowdalpha.tournament.errors import InvalidValueError, NaiveDatetimeError
 
 #: Decimal places of every amount of money; the smallest amount is ``QUANTUM``.
 MONEY_PLACES = 9
@@ -85,9 +85,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(
-                f"naive_datetime: {value!r} has no time zone; store aware UTC datetimes"
-            )
+            raise NaiveDatetimeError(f"{value!r} has no time zone; store aware UTC datetimes")
         value = value.astimezone(UTC)
         # SQLite keeps text without an offset: store UTC wall time so text order is time order.
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
