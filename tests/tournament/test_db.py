@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from crowdalpha.errors import ConfigError
 from crowdalpha.tournament import db
+from crowdalpha.tournament.errors import NaiveDatetimeError
 from crowdalpha.tournament.tables import (
     Account,
     AccountRole,
@@ -176,8 +177,9 @@ def test_naive_datetimes_are_refused(session: Session) -> None:
     session.add(
         Account(name="naive", role=AccountRole.PARTICIPANT, created_at=datetime(2024, 1, 6))
     )
-    with pytest.raises(StatementError, match=r"naive_datetime"):
+    with pytest.raises(StatementError, match=r"naive_datetime") as caught:
         session.flush()
+    assert isinstance(caught.value.orig, NaiveDatetimeError)
 
 
 def test_foreign_keys_and_checks_are_enforced(session: Session) -> None:

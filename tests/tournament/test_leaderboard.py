@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import math
@@ -589,5 +590,5 @@ def test_all_lists_the_public_names() -> None:
 
 def test_rows_are_frozen(session: Session, board: dict[str, Model]) -> None:
     row = model_leaderboard(session)[0]
-    with pytest.raises(AttributeError):
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field 'rank'"):
         row.rank = 5  # type: ignore[misc]
