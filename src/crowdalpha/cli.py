@@ -127,10 +127,6 @@ def demo(
         bar, update = _progress_bar(f"building {preset} dataset in {datasets}")
         with bar:
             ensure_dataset(datasets, preset, seed, update)
-    import os
-
-    # The operator's sign-up grant, so that a visitor who signs up in the browser can stake.
-    os.environ.setdefault("CROWDALPHA_SIGNUP_GRANT", "1000")
     result = run_live_demo(home, day_seconds=day_seconds, port=port, host=host, seed=seed,
                            participants=participants, duration=duration, on_event=typer.echo,
                            preset=preset)
@@ -440,28 +436,33 @@ def show_leaderboard(
 @app.command("serve")
 def serve(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    host: Annotated[str | None, typer.Option(help="Address to listen on "
+                                                  "[default: CROWDALPHA_HOST or 127.0.0.1].",
+                                             show_default=False)] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, show_default=False,
+                                             help="Port to listen on "
+                                                  "[default: CROWDALPHA_PORT or 8000].")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
-    schedule: ScheduleOption = "weekly",
+    schedule: Annotated[str | None, typer.Option(show_default=False,
+                                                 help="Round cadence: weekly or daily "
+                                                      "[default: CROWDALPHA_SCHEDULE or weekly]."
+                                                 )] = None,
 ) -> None:
     """Run the HTTP server: numerapi-compatible GraphQL at /graphql, signed file URLs and the
-    operator's REST API (docs at /docs)."""
-    import os
+    operator's REST API (docs at /docs).
 
-    import uvicorn
+    Its settings come from these options and the CROWDALPHA_* variables, read once here
+    (the table: docs/api.md, "Server settings").
+    """
+    from crowdalpha.server.serving import run_server
+    from crowdalpha.server.settings import resolve_server_settings
 
-    with _migrated_home(ctx) as (settings, _engine):
-        home = settings.home
-    os.environ.update({"CROWDALPHA_HOME": str(home), "CROWDALPHA_HOST": host,
-                       "CROWDALPHA_PORT": str(port), "CROWDALPHA_SCHEDULE": schedule})
-    from crowdalpha.server.settings import settings_from_environment
-
-    settings_from_environment()  # fail here, with one clear line, on bad settings
-    typer.echo(f"crowdalpha serving {home} at http://{host}:{port}/graphql "
-               f"(operator API docs at http://{host}:{port}/docs)")
-    uvicorn.run("crowdalpha.server.app:app_from_environment", factory=True, host=host, port=port,
-                workers=workers, log_level="warning", timeout_keep_alive=30)
+    settings = resolve_server_settings(ctx.obj.home, host=host, port=port, schedule=schedule)
+    with _migrated_home(ctx):
+        pass  # the schema is current before any worker opens the database
+    typer.echo(f"crowdalpha serving {settings.home.home} at http://{settings.host}:{settings.port}"
+               f"/graphql (operator API docs at http://{settings.host}:{settings.port}/docs)")
+    run_server(settings, workers=workers)
 
 
 season_app = typer.Typer(help="Replay whole seasons on the simulated market.", no_args_is_help=True)

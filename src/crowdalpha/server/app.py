@@ -2,10 +2,11 @@
 GraphQL, signed file URLs, the operator's REST API) and the web pages, over one
 tournament home.
 
-``create_app`` builds it; ``crowdalpha serve`` runs it with uvicorn, whose worker
-processes call ``app_from_environment``. This module is the only one that imports
-both ``api`` and ``web``: they share the services, settings, request dependencies and
-error mapping of ``crowdalpha.server``, never each other.
+``create_app`` builds it; ``serving.run_server`` runs it with uvicorn (``crowdalpha
+serve``), handing the settings object to each worker process itself (never through
+the environment). This module is the only one that imports both ``api`` and ``web``: they
+share the services, settings, request dependencies and error mapping of
+``crowdalpha.server``, never each other.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from crowdalpha.errors import USER_ERRORS
 from crowdalpha.server.errors import INTERNAL, status_code, user_message
 from crowdalpha.server.ratelimit import RateLimiter
 from crowdalpha.server.services import Services
-from crowdalpha.server.settings import ServerSettings, settings_from_environment
+from crowdalpha.server.settings import ServerSettings
 from crowdalpha.tournament.clock import Clock, SystemClock
 from crowdalpha.tournament.db import (
     make_engine,
@@ -96,6 +97,7 @@ def create_app(settings: ServerSettings, *, clock: Clock | None = None) -> FastA
     app.state.services = services
     app.state.store = store
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.sign_in_limiter = RateLimiter(settings.sign_in_attempts_per_minute)
     app.state.file_sources = {
         "datasets": FileSource(fsspec.filesystem("file"), str(settings.datasets_dir)),
         "store": FileSource(*store),
@@ -126,8 +128,3 @@ def create_app(settings: ServerSettings, *, clock: Clock | None = None) -> FastA
     app.add_middleware(RequestTimeout, seconds=settings.request_timeout_seconds)
     app.router.on_shutdown.append(engine.dispose)
     return app
-
-
-def app_from_environment() -> FastAPI:
-    """The factory uvicorn workers call: settings from the ``CROWDALPHA_*`` variables."""
-    return create_app(settings_from_environment())

@@ -2,7 +2,7 @@
 
 ``run_live_demo`` starts what a production operator runs, in one process:
 
-- the HTTP server (``api.app.create_app``: numerapi's GraphQL endpoint, signed
+- the HTTP server (``server.app.create_app``: numerapi's GraphQL endpoint, signed
   file URLs, the web pages) with uvicorn on a background thread;
 - the operator's loop: ``Tournament.advance()`` whenever the clock passes the
   next due event (open, close, score a trading day, resolve), as
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import random
 import shutil
 import socket
@@ -73,6 +72,8 @@ DEFAULT_DAY_SECONDS = 5.0
 YOUR_ACCOUNT = "you"
 YOUR_MODEL = "you_model"
 YOUR_DEPOSIT = Decimal(1000)
+#: The demo server's sign-up grant, so that a visitor who signs up in the browser can stake.
+SIGNUP_GRANT = Decimal(1000)
 #: Wall-clock seconds between the server answering and the first scheduled opening.
 LEAD_SECONDS = 2.0
 #: Longest wall-clock wait of the operator's loop (so a stop or ``duration`` is prompt).
@@ -103,6 +104,7 @@ class LiveDemoInfo:
     token: str
     account: str = YOUR_ACCOUNT
     model: str = YOUR_MODEL
+    signup_grant: Decimal = Decimal(0)
 
     @property
     def graphql(self) -> str:
@@ -121,7 +123,7 @@ class LiveDemoInfo:
             f'  napi = numerapi.NumerAPI("{public_id}", "{secret}")',
             f'  napi.upload_predictions(df=preds, model_id=napi.get_models()["{self.model}"])',
             f"or sign up at {self.url}/signup (new accounts get "
-            f"{os.environ.get('CROWDALPHA_SIGNUP_GRANT') or 0} to stake); "
+            f"{ledger.format_amount(self.signup_grant)} to stake); "
             f"state in {self.folder} (fresh at every start)",
         ]
 
@@ -452,12 +454,15 @@ def run_live_demo(
     on_event: Callable[[str], None] = print,
     preset: str = "small",
     progress: Callable[[int, int], None] | None = None,
+    signup_grant: Decimal = SIGNUP_GRANT,
 ) -> LiveDemoResult:
     """Run a live tournament in ``home/live`` until Ctrl-C or ``duration`` wall-clock seconds
     (counted from the first screen); returns what happened and the ledger audit.
 
     Builds a ``preset`` dataset in ``home/datasets`` when there is none (``progress`` gets
-    ``(done, total)``). Every line of output goes to ``on_event``.
+    ``(done, total)``). Every line of output goes to ``on_event``. The server's settings
+    are the defaults (none of this process's ``CROWDALPHA_*`` variables) with ``host``,
+    ``port`` and ``signup_grant``: what each account made on the sign-up page gets.
     """
     speed = speed_of(day_seconds)
     on_event = _one_at_a_time(on_event)  # the operator and the participants report from two threads
@@ -470,10 +475,12 @@ def run_live_demo(
     folder = fresh_folder(home / LIVE_FOLDER)
     version = folder / "datasets" / dataset.name
     shutil.copytree(dataset, version)
-    settings: ServerSettings = resolve_server_settings(folder, host=host, port=port, environ={
-        # signed URLs expire on the server's accelerated clock: give them an hour of wall time
-        "CROWDALPHA_URL_TTL": str(math.ceil(ServerSettings.url_ttl_seconds * speed)),
-    })
+    settings: ServerSettings = resolve_server_settings(
+        folder, host=host, port=port, signup_grant=signup_grant, environ={
+            # signed URLs expire on the server's accelerated clock: give them an hour of wall time
+            "CROWDALPHA_URL_TTL": str(math.ceil(ServerSettings.url_ttl_seconds * speed)),
+        }
+    )
     db.prepare_home(settings.home)
     engine = db.make_engine(settings.home.db_url)
     previous_url = numerapi.base_api.API_TOURNAMENT_URL
@@ -495,7 +502,8 @@ def run_live_demo(
                                 schedule)
         server = BackgroundServer(create_app(settings, clock=clock), host, port)
         server.start()
-        info = LiveDemoInfo(folder, settings.public_url, your_token)
+        info = LiveDemoInfo(folder, settings.public_url, your_token,
+                            signup_grant=settings.signup_grant)
         for line in info.banner(day_seconds=day_seconds, participants=len(simulated)):
             on_event(line)
         numerapi.base_api.API_TOURNAMENT_URL = info.graphql
