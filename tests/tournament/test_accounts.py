@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import re
+from decimal import Decimal
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -8,7 +11,7 @@ from crowdalpha.errors import CrowdalphaError, NotFoundError
 from crowdalpha.tournament import accounts, ledger
 from crowdalpha.tournament.clock import ReplayClock
 from crowdalpha.tournament.errors import InvalidNameError, InvalidValueError, NameTakenError
-from crowdalpha.tournament.tables import AccountRole, LedgerAccount, LedgerKind
+from crowdalpha.tournament.tables import AccountRole, EntryKind, LedgerAccount, LedgerKind
 
 
 def test_create_account_opens_an_empty_wallet(session: Session, clock: ReplayClock) -> None:
@@ -58,3 +61,36 @@ def test_operator_is_created_once(session: Session, clock: ReplayClock) -> None:
 def test_errors_are_crowdalpha_errors() -> None:
     assert issubclass(NameTakenError, CrowdalphaError)
     assert str(NameTakenError("x")) == "name_taken: x"
+
+
+def test_sign_up_makes_an_account_with_its_password_and_the_grant(
+    session: Session, clock: ReplayClock
+) -> None:
+    alice = accounts.sign_up(session, "alice", "long enough", "long enough",
+                             grant=Decimal("100.5"), clock=clock)
+    assert accounts.check_password(session, "alice", "long enough") is alice
+    [entry] = ledger.journal(session, account=alice)
+    assert (entry.kind, entry.amount, entry.memo) == (
+        EntryKind.DEPOSIT, Decimal("100.5"), accounts.SIGN_UP_GRANT_MEMO
+    )
+    assert ledger.wallet_balance(session, alice) == Decimal("100.5")
+    bob = accounts.sign_up(session, "bob", "long enough", "long enough", grant=ledger.ZERO,
+                           clock=clock)
+    assert ledger.journal(session, account=bob) == []
+
+
+@pytest.mark.parametrize(("name", "password", "again", "error", "message"), [
+    ("Bad Name", "short", "other", InvalidNameError, "account name 'Bad Name' must be"),
+    ("carol", "short", "other", InvalidValueError, "password is 5 characters long, at least 8"),
+    ("carol", "long enough 1", "long enough 2", InvalidValueError,
+     "the two passwords differ; type the same password twice"),
+    ("alice", "long enough", "long enough", NameTakenError, "account name 'alice' is taken"),
+])
+def test_sign_up_checks_the_name_then_the_password_then_the_repeat(
+    session: Session, clock: ReplayClock, name: str, password: str, again: str,
+    error: type[Exception], message: str,
+) -> None:
+    accounts.create_account(session, "alice", clock=clock)
+    with pytest.raises(error, match=re.escape(message)):
+        accounts.sign_up(session, name, password, again, grant=Decimal(10), clock=clock)
+    assert [a.name for a in accounts.list_accounts(session)] == ["alice"]

@@ -119,10 +119,8 @@ def test_sign_up_errors_show_the_form_again_and_create_nothing(
     run(web_settings, scenario)
 
 
-def test_sign_up_grant_is_deposited_with_the_account(
-    web_settings: ServerSettings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("CROWDALPHA_SIGNUP_GRANT", "100.5")
+def test_sign_up_grant_is_deposited_with_the_account(web_settings: ServerSettings) -> None:
+    web_settings = dataclasses.replace(web_settings, signup_grant=Decimal("100.5"))
 
     async def scenario(client: httpx.AsyncClient) -> None:
         assert "sign-up grant of 100.5" in (await client.get("/signup")).text
@@ -141,18 +139,29 @@ def test_sign_up_grant_is_deposited_with_the_account(
         assert ledger.audit(session).ok
 
 
-def test_a_bad_sign_up_grant_creates_no_account(
+def test_the_sign_up_grant_is_the_servers_setting_not_the_environment(
     web_settings: ServerSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("CROWDALPHA_SIGNUP_GRANT", "-5")
+    monkeypatch.setenv("CROWDALPHA_SIGNUP_GRANT", "-5")  # read once, at start-up, not here
 
     async def scenario(client: httpx.AsyncClient) -> None:
+        assert 'id="grant"' not in (await client.get("/signup")).text
+        assert (await sign_up(client, "alice")).status_code == 303
+
+    run(web_settings, scenario)
+    with database(web_settings) as session:
+        assert ledger.journal(session, account=accounts.get_account(session, "alice")) == []
+
+
+def test_sign_in_attempts_are_limited_per_address(web_settings: ServerSettings) -> None:
+    web_settings = dataclasses.replace(web_settings, sign_in_attempts_per_minute=2)
+
+    async def scenario(client: httpx.AsyncClient) -> None:
+        for _ in range(2):
+            assert (await sign_up(client, "alice", again="something else")).status_code == 400
         page = await sign_up(client, "alice")
-        assert page.status_code == 400
-        assert error_of(page) == (
-            "invalid_config: CROWDALPHA_SIGNUP_GRANT='-5' is not a usable amount: "
-            "amount -5 must be positive"
-        )
+        assert page.status_code == 429
+        assert error_of(page).startswith("rate_limited: ")
 
     run(web_settings, scenario)
     assert account_count(web_settings) == 0
@@ -396,10 +405,8 @@ def test_a_closed_round_takes_no_uploads(web_settings: ServerSettings, web_home:
 # --- stakes ----------------------------------------------------------------------------
 
 
-def test_set_stake_raises_and_lowers_within_the_wallet(
-    web_settings: ServerSettings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("CROWDALPHA_SIGNUP_GRANT", "100")
+def test_set_stake_raises_and_lowers_within_the_wallet(web_settings: ServerSettings) -> None:
+    web_settings = dataclasses.replace(web_settings, signup_grant=Decimal(100))
 
     def money(session_check: str) -> tuple[Decimal, Decimal]:
         with database(web_settings) as session:
@@ -447,9 +454,9 @@ def test_set_stake_raises_and_lowers_within_the_wallet(
 
 
 def test_a_decrease_stays_at_risk_until_the_round_resolves(
-    web_settings: ServerSettings, web_home: Path, monkeypatch: pytest.MonkeyPatch
+    web_settings: ServerSettings, web_home: Path
 ) -> None:
-    monkeypatch.setenv("CROWDALPHA_SIGNUP_GRANT", "100")
+    web_settings = dataclasses.replace(web_settings, signup_grant=Decimal(100))
 
     async def scenario(client: httpx.AsyncClient) -> None:
         await sign_up(client, "alice")

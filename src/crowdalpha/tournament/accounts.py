@@ -8,6 +8,9 @@ keys instead). Only a salted scrypt hash is stored, as
 ``scrypt$n$r$p$salt$hash`` (base64 salt and hash), so the cost can be raised
 later without breaking older hashes; checks are constant-time and say only
 "wrong account name or password", never which of the two was wrong.
+
+``sign_up`` is joining from the sign-up page: a name, a password typed twice,
+and the operator's sign-up grant deposited with the account.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from decimal import Decimal
 from functools import cache
 
 from sqlalchemy import select
@@ -46,6 +50,8 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 SCRYPT_SALT_BYTES, SCRYPT_KEY_BYTES = 16, 32
 _SCRYPT_MAXMEM = 64 * 1024 * 1024
 WRONG_PASSWORD = "wrong account name or password"
+#: Memo of the ledger entry that pays a new account the operator's sign-up grant.
+SIGN_UP_GRANT_MEMO = "sign-up grant"
 
 
 def check_name(name: object, *, what: str) -> str:
@@ -180,6 +186,28 @@ def set_password(session: Session, account: Account, password: str) -> Account:
     return account
 
 
+def sign_up(
+    session: Session, name: str, password: str, password_again: str, *, grant: Decimal,
+    clock: Clock,
+) -> Account:
+    """A participant's new account with a password, as the sign-up page makes it.
+
+    Checks the name, then the password, then that ``password_again`` is the same;
+    creates the account, sets its password and deposits ``grant`` (the operator's
+    sign-up grant; nothing when it is zero) into its wallet with the memo
+    ``SIGN_UP_GRANT_MEMO``, all in the caller's transaction: nothing commits here.
+    """
+    check_name(name, what="account")
+    check_new_password(password)
+    if password != password_again:
+        raise InvalidValueError("the two passwords differ; type the same password twice")
+    account = create_account(session, name, clock=clock)
+    set_password(session, account, password)
+    if grant != 0:
+        ledger.deposit(session, account, grant, clock=clock, memo=SIGN_UP_GRANT_MEMO)
+    return account
+
+
 def check_password(session: Session, name: str, password: str) -> Account:
     """The account ``name`` if ``password`` is its password; ``AuthenticationError`` otherwise.
 
@@ -201,6 +229,7 @@ __all__ = [
     "MIN_PASSWORD_LENGTH",
     "NAME_RE",
     "OPERATOR_NAME",
+    "SIGN_UP_GRANT_MEMO",
     "WRONG_PASSWORD",
     "check_name",
     "check_new_password",
@@ -212,5 +241,6 @@ __all__ = [
     "hash_password",
     "list_accounts",
     "set_password",
+    "sign_up",
     "verify_password",
 ]

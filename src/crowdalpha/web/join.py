@@ -14,15 +14,14 @@ which shows what happened, except a new API key: its secret is shown once, in
 the response to the form, and stored nowhere.
 
 Money only comes from the operator (``crowdalpha admin deposit``), and from the
-optional sign-up grant: ``CROWDALPHA_SIGNUP_GRANT`` (a decimal amount, default
-0) is deposited into every account created here, in the same transaction as
-the account, with the memo "sign-up grant".
+optional sign-up grant (the server's ``signup_grant`` setting,
+``CROWDALPHA_SIGNUP_GRANT``, default 0), which ``accounts.sign_up`` deposits into
+every account created here, in the same transaction as the account.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import PurePosixPath
@@ -36,7 +35,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crowdalpha.errors import ConfigError, CrowdalphaError
+from crowdalpha.errors import CrowdalphaError
 from crowdalpha.server.context import WriteSession, get_services
 from crowdalpha.server.errors import RateLimitedError, status_code
 from crowdalpha.server.ratelimit import RateLimiter
@@ -57,9 +56,6 @@ from crowdalpha.tournament.tables import (
 )
 from crowdalpha.web.rendering import csrf_ok, render, templates
 
-GRANT_ENV = "CROWDALPHA_SIGNUP_GRANT"
-#: Sign-in and sign-up attempts allowed per client address and minute (each costs a scrypt run).
-SIGN_IN_ATTEMPTS_PER_MINUTE = 30
 #: Ledger entries shown on the account page, newest first.
 JOURNAL_ROWS = 100
 #: Scopes a participant can give a key from the account page.
@@ -182,15 +178,13 @@ def _sign_in(request: Request, name: str) -> None:
 
 
 def _limit_sign_in(request: Request) -> None:
-    """Refuse more than ``SIGN_IN_ATTEMPTS_PER_MINUTE`` sign-ins or sign-ups per address."""
-    state = request.app.state
-    limiter = getattr(state, "web_sign_in_limiter", None)
-    if limiter is None:
-        limiter = state.web_sign_in_limiter = RateLimiter(SIGN_IN_ATTEMPTS_PER_MINUTE)
+    """Refuse more than the ``sign_in_attempts_per_minute`` setting's sign-ins or sign-ups
+    per address (each costs a scrypt run)."""
+    limiter: RateLimiter = request.app.state.sign_in_limiter
     who = request.client.host if request.client else "unknown"
     wait = limiter.take(f"web-sign-in:{who}")
     if wait > 0:
-        raise RateLimitedError(f"address {who}", SIGN_IN_ATTEMPTS_PER_MINUTE, wait)
+        raise RateLimitedError(f"address {who}", limiter.limit_per_minute, wait)
 
 
 def _amount_or_zero(text: str, *, what: str) -> Decimal:
@@ -203,18 +197,6 @@ def _amount_or_zero(text: str, *, what: str) -> Decimal:
     return ledger.parse_amount(text, what=what)
 
 
-def signup_grant(environ: Mapping[str, str] | None = None) -> Decimal:
-    """The operator's sign-up grant (``CROWDALPHA_SIGNUP_GRANT``, default 0): money each new
-    account gets; ``ConfigError`` when it is not zero or a positive amount."""
-    raw = (os.environ if environ is None else environ).get(GRANT_ENV, "").strip()
-    if not raw:
-        return ZERO
-    try:
-        return _amount_or_zero(raw, what="amount")
-    except CrowdalphaError as error:
-        raise ConfigError(f"{GRANT_ENV}={raw!r} is not a usable amount: {error.detail}") from None
-
-
 # --- sign up, sign in, sign out ----------------------------------------------------
 
 
@@ -222,15 +204,12 @@ def signup_grant(environ: Mapping[str, str] | None = None) -> Decimal:
 def signup_form(request: Request) -> Response:
     if request.session.get("account"):
         return RedirectResponse("/account", 303)
-    return render(request, "signup.html", grant=_grant_text())
+    return render(request, "signup.html", grant=_grant_text(request))
 
 
-def _grant_text() -> str | None:
-    """The sign-up grant as pages show it; None when there is none (or it is misconfigured)."""
-    try:
-        grant = signup_grant()
-    except ConfigError:
-        return None
+def _grant_text(request: Request) -> str | None:
+    """The sign-up grant as pages show it; None when there is none."""
+    grant = get_services(request).settings.signup_grant
     return format_amount(grant) if grant > 0 else None
 
 
@@ -242,23 +221,16 @@ def signup(
     password_again: Annotated[str, Form()] = "",
 ) -> Response:
     services = get_services(request)
+    grant = services.settings.signup_grant
     name = name.strip()
     try:
         _limit_sign_in(request)
-        accounts.check_name(name, what="account")
-        accounts.check_new_password(password)
-        if password != password_again:
-            raise InvalidValueError("the two passwords differ; type the same password twice")
-        grant = signup_grant()
-        account = accounts.create_account(session, name, clock=services.clock)
-        accounts.set_password(session, account, password)
-        if grant > 0:
-            ledger.deposit(session, account, grant, clock=services.clock, memo="sign-up grant")
+        accounts.sign_up(session, name, password, password_again, grant=grant, clock=services.clock)
         session.commit()
     except (CrowdalphaError, RateLimitedError) as error:
         session.rollback()
         return render(request, "signup.html", status_code(error), error=str(error), name=name,
-                      grant=_grant_text())
+                      grant=_grant_text(request))
     _sign_in(request, name)
     _flash(request, f"welcome, {name}: your account is ready"
            + (f", with a sign-up grant of {format_amount(grant)}" if grant > 0 else ""))
@@ -396,7 +368,7 @@ def _account_page(
         balance=ledger.wallet_balance(session, account),
         entries=entries,
         wallet_kind=LedgerKind.WALLET.value,
-        grant=_grant_text(),
+        grant=_grant_text(request),
         max_upload_bytes=services.settings.max_upload_bytes,
         flash=request.session.pop("flash", None),
         error=None if error is None else str(error),
@@ -554,4 +526,4 @@ def set_stake(
     return RedirectResponse(f"/account#model-{name}", 303)
 
 
-__all__ = ["DB", "GRANT_ENV", "FormAccount", "SignedIn", "router", "signup_grant"]
+__all__ = ["DB", "FormAccount", "SignedIn", "router"]
