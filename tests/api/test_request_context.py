@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from crowdalpha.server.context import RequestContext
+from crowdalpha.server.context import RequestContext, begin_writing
 from crowdalpha.tournament.db import make_engine, make_session_factory
 
 
@@ -87,3 +87,17 @@ def test_begin_writing_without_a_query_yet_takes_the_lock_at_the_first(tmp_path:
     count(ctx)
     assert not other_writer_can_start(tmp_path / "db.sqlite")
     ctx.finish(commit=False)
+
+
+def test_begin_writing_turns_a_form_sessions_reads_into_the_writer(tmp_path: Path) -> None:
+    """A form's reads-first session (``ReadsFirstSession``) works as ``reads_first`` does."""
+    path = tmp_path / "db.sqlite"
+    services = context(path).services
+    with services.factory() as session:
+        assert session.execute(text("SELECT count(*) FROM note")).scalar_one() == 0
+        assert other_writer_can_start(path)
+        begin_writing(session)
+        assert not other_writer_can_start(path)
+        assert session.execute(text("SELECT count(*) FROM note")).scalar_one() == 1
+        session.commit()
+    assert other_writer_can_start(path)

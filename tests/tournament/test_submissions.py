@@ -478,3 +478,33 @@ def test_record_checks_again_and_gives_the_upload_back(
         submissions.record_submission(session, store, prepared, model, round_, by=alice, clock=clock)
     assert stored_files(store) == [f"{root}/{upload}"]
     assert session.scalar(select(func.count(Submission.id))) == 0
+
+
+def test_submit_stores_the_file_before_begin_writing_and_records_after_it(
+    session: Session, clock: ReplayClock, store: submissions.Store, world: tuple
+) -> None:
+    alice, _, model, round_ = world
+    fs, root = store
+    upload = "uploads/7/0123-p.csv"
+    submissions.file_store.write_bytes(store, upload, good())
+    seen: list[tuple[list[str], int]] = []
+
+    def begin_writing() -> None:  # what the file store and the table hold at the switch
+        seen.append((sorted(stored_files(store)), session.scalar(select(func.count(Submission.id)))))
+
+    row = submissions.submit(session, store, model, round_, good(), "p.csv", by=alice, clock=clock,
+                             live_ids=LIVE, upload=upload, begin_writing=begin_writing)
+    scoring = submissions.scoring_copy_path(row.path, submissions.ids_fingerprint(pd.Index(LIVE)))
+    assert seen == [(sorted(f"{root}/{p}" for p in (row.path, scoring)), 0)]
+    assert fs.cat_file(f"{root}/{row.path}") == good() and not fs.exists(f"{root}/{upload}")
+
+    def refused() -> None:
+        raise RoundStateError("the write lock could not be taken")
+
+    submissions.file_store.write_bytes(store, upload, good())
+    with pytest.raises(RoundStateError, match="write lock"):
+        submissions.submit(session, store, model, round_, good(), "p.csv", by=alice, clock=clock,
+                           live_ids=LIVE, upload=upload, begin_writing=refused)
+    assert fs.cat_file(f"{root}/{upload}") == good()  # the upload is given back
+    assert len(stored_files(store)) == 3
+    assert session.scalar(select(func.count(Submission.id))) == 1

@@ -6,6 +6,10 @@ when a resolver asks for one, authenticates only when a resolver needs a key, an
 commits (or rolls back) once at the end. Page and form handlers take ``ReadSession``
 (never committed) or ``WriteSession`` (the handler commits; a POST takes SQLite's
 write lock at the start, so it waits for another writer instead of failing half-way).
+A form that reads, then does slow work without the database (checks and stores an
+uploaded file), then writes, takes ``ReadsFirstSession`` and calls ``begin_writing``
+before its writes, as a ``reads_first`` GraphQL mutation does: other writers are not
+held up by the slow part.
 """
 
 from __future__ import annotations
@@ -49,9 +53,34 @@ def write_session(request: Request) -> Iterator[Session]:
             session.rollback()
 
 
+def begin_writing(session: Session) -> None:
+    """Turn ``session``'s unit of work from reading to writing, before its first write.
+
+    On SQLite the reads' transaction ends (what it loaded reloads on next use, so
+    checks see the current state) and the write lock is taken (BEGIN IMMEDIATE);
+    other databases lock rows, not the whole database, and go on in the same
+    transaction.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    session.commit()
+    session.connection(execution_options=WRITE_TRANSACTION)
+
+
+def reads_first_session(request: Request) -> Iterator[Session]:
+    """The unit of work of a form that reads first: no write lock until the handler calls
+    ``begin_writing(session)``; the handler commits; anything left rolls back."""
+    with get_services(request).factory() as session:
+        try:
+            yield session
+        finally:
+            session.rollback()
+
+
 ServicesDep = Annotated[Services, Depends(get_services)]
 ReadSession = Annotated[Session, Depends(read_session)]
 WriteSession = Annotated[Session, Depends(write_session)]
+ReadsFirstSession = Annotated[Session, Depends(reads_first_session)]
 
 
 @dataclass
@@ -86,16 +115,10 @@ class RequestContext:
         self.writes = False
 
     def begin_writing(self) -> None:
-        """Start the writes of a ``reads_first`` mutation. On SQLite the reads' transaction
-        ends (what it loaded reloads on next use, so checks see the current state) and the
-        write lock is taken (BEGIN IMMEDIATE); other databases lock rows, not the whole
-        database, and go on in the same transaction."""
+        """Start the writes of a ``reads_first`` mutation (the module's ``begin_writing``)."""
         self.writes = True
-        session = self._session
-        if session is None or session.get_bind().dialect.name != "sqlite":
-            return
-        session.commit()
-        session.connection(execution_options=WRITE_TRANSACTION)
+        if self._session is not None:
+            begin_writing(self._session)
 
     def principal(self, scope: str = "read") -> Principal:
         """The authenticated caller, whose key must have ``scope``."""

@@ -3,15 +3,18 @@
 The account page lists the participant's models (with their stakes and this
 round's submission), API keys, wallet and ledger entries, with forms to create
 a model, create or revoke a key, upload predictions and set a stake. Handlers
-only translate: the rules are the domain's (``crowdalpha.tournament``) and the
-API's (the open-round check of ``api.graphql.submissions``), and a refused form
-comes back with the domain error's own message and the API's status code.
+only translate: the rules are the domain's (``crowdalpha.tournament``), the same
+calls as the API's, and a refused form comes back with the domain error's own
+message and the API's status code.
 
 Each request uses one database session and commits once on success; a refused
-form rolls everything back. Every POST carries the session's anti-forgery
-token (403 without it). Successful forms redirect (303) to the account page,
-which shows what happened, except a new API key: its secret is shown once, in
-the response to the form, and stored nowhere.
+form rolls everything back. A form's POST takes SQLite's write lock at the start,
+except the upload's: it checks and stores the file first (``submissions.submit``
+with ``begin_writing``), as the API's ``create_submission`` does. Every POST
+carries the session's anti-forgery token (403 without it). Successful forms
+redirect (303) to the account page, which shows what happened, except a new
+API key: its secret is shown once, in the response to the form, and stored
+nowhere.
 
 Money only comes from the operator (``crowdalpha admin deposit``), and from the
 optional sign-up grant (the server's ``signup_grant`` setting,
@@ -36,7 +39,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crowdalpha.errors import CrowdalphaError
-from crowdalpha.server.context import WriteSession, get_services
+from crowdalpha.server.context import ReadsFirstSession, WriteSession, begin_writing, get_services
 from crowdalpha.server.errors import RateLimitedError, status_code
 from crowdalpha.server.ratelimit import RateLimiter
 from crowdalpha.tournament import accounts, keys, ledger, rounds, stakes, submissions
@@ -154,8 +157,19 @@ def _signed_in_form(
     return account
 
 
+def _signed_in_form_reading_first(
+    request: Request, session: ReadsFirstSession, csrf: Annotated[str | None, Form()] = None,
+) -> Account:
+    """``FormAccount`` on the request's ``ReadsFirstSession``: for a form that checks and
+    stores a file before it writes, holding no write lock meanwhile."""
+    account = _signed_in(request, session)
+    _check_csrf(request, csrf)
+    return account
+
+
 SignedIn = Annotated[Account, Depends(_signed_in)]
 FormAccount = Annotated[Account, Depends(_signed_in_form)]
+UploadAccount = Annotated[Account, Depends(_signed_in_form_reading_first)]
 CHECK_CSRF = [Depends(_check_csrf)]
 
 
@@ -457,10 +471,12 @@ def _own_model(session: Session, account: Account, name: str) -> Model:
 
 @router.post("/models/{name}/submissions")
 def upload_predictions(
-    request: Request, session: DB, account: FormAccount, name: str,
+    request: Request, session: ReadsFirstSession, account: UploadAccount, name: str,
     file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
-    """Same rules as the API: the owner only, the open round only, the server's size cap."""
+    """Same rules and the same domain call as the API (``submissions.submit``): the owner
+    only, the open round only, the server's size cap; the file is checked and stored
+    before the write lock is taken (``begin_writing``)."""
     services = get_services(request)
     max_bytes = services.settings.max_upload_bytes
     try:
@@ -481,7 +497,7 @@ def upload_predictions(
             session, services.store, model, round, file.file.read(max_bytes + 1), filename,
             by=account, clock=services.clock, live_ids=services.live_ids(round.number),
             live_fingerprint=services.live_fingerprint(round.number),
-            max_bytes=max_bytes,
+            max_bytes=max_bytes, begin_writing=lambda: begin_writing(session),
         )
         session.commit()
     except CrowdalphaError as error:

@@ -100,20 +100,14 @@ def resolve_create_submission(
     services = ctx.services
     round = rounds.round_open_for_submissions(ctx.session, now=services.clock.now(), schedule=services.schedule)
     data, name = take_upload(ctx, principal, filename)
-    prepared = submissions.prepare_submission(
-        services.store, model, round, data, name,
+    row = submissions.submit(  # the file is checked and stored before the write lock
+        ctx.session, services.store, model, round, data, name,
+        by=principal.account, clock=services.clock,
         live_ids=services.live_ids(round.number),
         live_fingerprint=services.live_fingerprint(round.number),
         max_bytes=services.settings.max_upload_bytes,
         upload=files.upload_relative(filename),
-    )
-    try:
-        ctx.begin_writing()
-    except BaseException:
-        prepared.discard(services.store)
-        raise
-    row = submissions.record_submission(
-        ctx.session, services.store, prepared, model, round, by=principal.account, clock=services.clock,
+        begin_writing=ctx.begin_writing,
     )
     return submission_view(ctx, row, True)
 
