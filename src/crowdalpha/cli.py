@@ -437,22 +437,21 @@ def show_leaderboard(
 def serve(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="Address to listen on "
-                                                  "[default: CROWDALPHA_HOST or 127.0.0.1].",
+                                                  "(default: CROWDALPHA_HOST, else 127.0.0.1).",
                                              show_default=False)] = None,
     port: Annotated[int | None, typer.Option(min=1, max=65535, show_default=False,
                                              help="Port to listen on "
-                                                  "[default: CROWDALPHA_PORT or 8000].")] = None,
+                                                  "(default: CROWDALPHA_PORT, else 8000).")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
     schedule: Annotated[str | None, typer.Option(show_default=False,
                                                  help="Round cadence: weekly or daily "
-                                                      "[default: CROWDALPHA_SCHEDULE or weekly]."
+                                                      "(default: CROWDALPHA_SCHEDULE, else weekly)."
                                                  )] = None,
 ) -> None:
     """Run the HTTP server: numerapi-compatible GraphQL at /graphql, signed file URLs and the
     operator's REST API (docs at /docs).
 
-    Its settings come from these options and the CROWDALPHA_* variables, read once here
-    (the table: docs/api.md, "Server settings").
+    Settings: these options, else the CROWDALPHA_* variables (docs/api.md, "Server settings").
     """
     from crowdalpha.server.serving import run_server
     from crowdalpha.server.settings import resolve_server_settings
