@@ -364,25 +364,18 @@ def round_list(ctx: typer.Context) -> None:
     from rich import box
     from rich.console import Console
     from rich.table import Table
-    from sqlalchemy import func, select
 
-    from crowdalpha.tournament.tables import Money, Round, RoundStake, Submission
+    from crowdalpha.tournament.views.rounds import round_listing
 
     with _tournament_session(ctx) as (session, _clock):
-        counts = dict(session.execute(
-            select(Submission.round_id, func.count(func.distinct(Submission.model_id)))
-            .group_by(Submission.round_id)).all())
-        staked = dict(session.execute(
-            select(RoundStake.round_id, func.sum(RoundStake.stake_at_risk, type_=Money()))
-            .group_by(RoundStake.round_id)).all())
         table = Table(box=box.SIMPLE_HEAD, title="Rounds")
         for heading in ("round", "era", "status", "closes", "days scored", "models", "at risk"):
             table.add_column(heading, justify="right" if heading != "status" else "left")
-        for r in session.scalars(select(Round).order_by(Round.number)):
-            at_risk = staked.get(r.id)
+        for listed in round_listing(session):
+            r = listed.round
             table.add_row(str(r.number), r.era, str(r.status), r.closes_at.strftime("%Y-%m-%d %H:%M"),
-                          f"{r.scoring_day}/{r.resolves_after_days}", str(counts.get(r.id, 0)),
-                          "-" if at_risk is None else f"{at_risk:,.2f}")
+                          f"{r.scoring_day}/{r.resolves_after_days}", str(listed.models),
+                          "-" if listed.at_risk is None else f"{listed.at_risk:,.2f}")
     if not table.rows:
         typer.echo("no rounds yet; open one with `crowdalpha admin round open`")
         return

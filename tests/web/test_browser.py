@@ -227,7 +227,7 @@ def test_a_participants_first_round_in_a_browser(
         ada = accounts.get_account(session, "ada")
         model = models_mod.get_model(session, "ada_model")
         assert ledger.wallet_balance(session, ada) == Decimal(75)
-        assert stakes.stake_balance(session, model) == Decimal(25)
+        assert stakes.stake_now(session, model) == Decimal(25)
     assert score.corr is not None
 
     visit.open("/models/ada_model", "model-scored")

@@ -412,7 +412,7 @@ def test_set_stake_raises_and_lowers_within_the_wallet(web_settings: ServerSetti
         with database(web_settings) as session:
             alice = accounts.get_account(session, "alice")
             model = models_mod.get_model(session, session_check)
-            return ledger.wallet_balance(session, alice), stakes.stake_balance(session, model)
+            return ledger.wallet_balance(session, alice), stakes.stake_now(session, model)
 
     async def scenario(client: httpx.AsyncClient) -> None:
         await sign_up(client, "alice")

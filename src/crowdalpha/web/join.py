@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import PurePosixPath
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -53,10 +53,9 @@ from crowdalpha.tournament.tables import (
     Model,
     PayoutBasis,
     ReleaseStatus,
-    Round,
-    Score,
     Submission,
 )
+from crowdalpha.tournament.views.models import LatestScore, latest_score
 from crowdalpha.web.rendering import csrf_ok, render, templates
 
 #: Ledger entries shown on the account page, newest first.
@@ -201,16 +200,6 @@ def _limit_sign_in(request: Request) -> None:
         raise RateLimitedError(f"address {who}", limiter.limit_per_minute, wait)
 
 
-def _amount_or_zero(text: str, *, what: str) -> Decimal:
-    """Zero, or a positive amount with at most 9 decimal places (the ledger's rules)."""
-    try:
-        if Decimal(text.strip()) == 0:
-            return ZERO
-    except InvalidOperation:
-        pass  # parse_amount says what is wrong with it
-    return ledger.parse_amount(text, what=what)
-
-
 # --- sign up, sign in, sign out ----------------------------------------------------
 
 
@@ -294,7 +283,7 @@ class _ModelRow:
     stake: Decimal
     pending: Decimal
     submission: Submission | None  # its counted submission in the open round
-    score: tuple[int, int, float | None, float | None] | None  # latest: round, day, CORR, MMC
+    score: LatestScore | None
 
 
 @dataclass(frozen=True)
@@ -308,17 +297,6 @@ class _EntryRow:
     amount: Decimal
     wallet_change: Decimal
     memo: str | None
-
-
-def _latest_score(session: Session, model: Model) -> tuple[int, int, float | None, float | None] | None:
-    row = session.execute(
-        select(Round.number, Score.day, Score.corr, Score.mmc)
-        .join(Round, Round.id == Score.round_id)
-        .where(Score.model_id == model.id)
-        .order_by(Round.number.desc(), Score.day.desc())
-        .limit(1)
-    ).first()
-    return None if row is None else (row[0], row[1], row[2], row[3])
 
 
 def _account_page(
@@ -341,11 +319,11 @@ def _account_page(
     rows = [
         _ModelRow(
             model=model,
-            stake=stakes.stake_balance(session, model),
+            stake=stakes.stake_now(session, model),
             pending=stakes.pending_release_balance(session, model),
             submission=None if open_round is None
-            else submissions.latest_submission(session, model, open_round),
-            score=_latest_score(session, model),
+            else submissions.counted_submission(session, model, open_round),
+            score=latest_score(session, model),
         )
         for model in owned
     ]
@@ -516,24 +494,18 @@ def set_stake(
     clock = get_services(request).clock
     try:
         model = _own_model(session, account, name)
-        target = _amount_or_zero(amount, what="stake target")
-        current = stakes.stake_balance(session, model)
-        change = target - current
-        if change > 0:
-            stakes.increase_stake(session, model, change, by=account, clock=clock, memo="set stake")
-            message = (f"stake of '{name}' raised to {format_amount(target)}: "
-                       f"{format_amount(change)} moved from your wallet; it counts from the next "
-                       "round to close")
-        elif change < 0:
-            release = rounds.decrease_stake(
-                session, model, -change, by=account, clock=clock, memo="set stake"
-            )
-            back = ("went back to your wallet" if release.status == ReleaseStatus.RELEASED
-                    else f"goes back to your wallet when round {release.release_after_round} "
+        done = stakes.set_stake(session, model, amount, by=account, clock=clock, memo="set stake")
+        target, change = format_amount(done.target), format_amount(abs(done.change))
+        if done.release is not None:
+            back = ("went back to your wallet" if done.release.status == ReleaseStatus.RELEASED
+                    else f"goes back to your wallet when round {done.release.release_after_round} "
                     "resolves")
-            message = f"stake of '{name}' lowered to {format_amount(target)}: {format_amount(-change)} {back}"
+            message = f"stake of '{name}' lowered to {target}: {change} {back}"
+        elif done.entry is not None:
+            message = (f"stake of '{name}' raised to {target}: {change} moved from your wallet; "
+                       "it counts from the next round to close")
         else:
-            message = f"stake of '{name}' is already {format_amount(target)}"
+            message = f"stake of '{name}' is already {target}"
         session.commit()
     except CrowdalphaError as error:
         return _refused_form(request, session, account, error, error_for=f"model:{name}",
