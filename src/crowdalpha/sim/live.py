@@ -35,7 +35,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -475,11 +475,11 @@ def run_live_demo(
     folder = fresh_folder(home / LIVE_FOLDER)
     version = folder / "datasets" / dataset.name
     shutil.copytree(dataset, version)
-    settings: ServerSettings = resolve_server_settings(
-        folder, host=host, port=port, signup_grant=signup_grant, environ={
-            # signed URLs expire on the server's accelerated clock: give them an hour of wall time
-            "CROWDALPHA_URL_TTL": str(math.ceil(ServerSettings.url_ttl_seconds * speed)),
-        }
+    settings: ServerSettings = replace(
+        resolve_server_settings(folder, host=host, port=port, signup_grant=signup_grant,
+                                environ={}),
+        # signed URLs expire on the server's accelerated clock: give them an hour of wall time
+        url_ttl_seconds=math.ceil(ServerSettings.url_ttl_seconds * speed),
     )
     db.prepare_home(settings.home)
     engine = db.make_engine(settings.home.db_url)
