@@ -11,6 +11,7 @@ from crowdalpha.tournament.clock import (
     ReplayClock,
     SystemClock,
     ensure_utc,
+    wall_time,
 )
 from crowdalpha.tournament.errors import ClockBackwardsError, InvalidValueError, NaiveDatetimeError
 
@@ -118,3 +119,57 @@ def test_accelerated_clock_on_the_real_timer_is_monotonic_across_threads() -> No
     for out in seen:
         assert out == sorted(out)
     assert max(max(out) for out in seen) <= clock.now()
+
+
+def _weekend(after: datetime) -> tuple[datetime, datetime]:
+    """Windows of two days from each Saturday 00:00 (a stand-in for a schedule)."""
+    saturday = datetime.combine(after.date(), datetime.min.time(), tzinfo=UTC)
+    saturday -= timedelta(days=(saturday.weekday() - 5) % 7)
+    if saturday + timedelta(days=2) <= after:
+        saturday += timedelta(days=7)
+    return saturday, saturday + timedelta(days=2)
+
+
+def test_accelerated_clock_slows_down_inside_its_windows() -> None:
+    start = datetime(2024, 1, 5, tzinfo=UTC)  # a Friday: one day before the first window
+    timer = FakeTimer(0.0)
+    wall_start = datetime(2030, 1, 1, tzinfo=UTC)
+    clock = AcceleratedClock(start, 86400, timer=timer, windows=_weekend, window_seconds=20,
+                             wall_start=wall_start)  # a day a second, a weekend in 20 s
+    timer.value = 1
+    assert clock.now() == datetime(2024, 1, 6, tzinfo=UTC)
+    timer.value = 11  # half the window: one of its two days
+    assert clock.now() == datetime(2024, 1, 7, tzinfo=UTC)
+    timer.value = 21
+    assert clock.now() == datetime(2024, 1, 8, tzinfo=UTC)
+    timer.value = 26  # five weekdays at full speed
+    assert clock.now() == datetime(2024, 1, 13, tzinfo=UTC)
+    timer.value = 36
+    assert clock.now() == datetime(2024, 1, 14, tzinfo=UTC)
+    # to the wall clock and back, for past and future times
+    assert clock.to_wall(datetime(2024, 1, 6, tzinfo=UTC)) == wall_start + timedelta(seconds=1)
+    assert clock.to_wall(datetime(2024, 1, 8, tzinfo=UTC)) == wall_start + timedelta(seconds=21)
+    assert clock.to_wall(datetime(2024, 1, 20, tzinfo=UTC)) == wall_start + timedelta(seconds=51)
+    assert clock.to_wall(datetime(2024, 1, 4, tzinfo=UTC)) == wall_start - timedelta(seconds=1)
+    assert clock.wall_seconds_until(datetime(2024, 1, 15, tzinfo=UTC)) == pytest.approx(10.0)
+    assert clock.wall_seconds_until(start) == 0.0
+    assert wall_time(clock, datetime(2024, 1, 6, tzinfo=UTC)) == wall_start + timedelta(seconds=1)
+
+
+def test_a_window_never_runs_faster_than_the_clock() -> None:
+    timer = FakeTimer(0.0)
+    start = datetime(2024, 1, 6, tzinfo=UTC)
+    clock = AcceleratedClock(start, 60, timer=timer, windows=_weekend, window_seconds=1)
+    timer.value = 60
+    assert clock.now() == start + timedelta(hours=1)  # the window would allow more: speed caps it
+    plain = AcceleratedClock(start, 60, timer=timer, windows=_weekend, window_seconds=0)
+    timer.value = 120
+    assert plain.now() == start + timedelta(hours=1)  # 0: no windows at all
+    with pytest.raises(InvalidValueError, match=r"window_seconds -1 must be"):
+        AcceleratedClock(start, 60, windows=_weekend, window_seconds=-1)
+
+
+def test_wall_time_is_the_time_itself_for_the_other_clocks() -> None:
+    when = datetime(2024, 1, 6, 20, tzinfo=timezone(timedelta(hours=2)))
+    assert wall_time(SystemClock(), when) == datetime(2024, 1, 6, 18, tzinfo=UTC)
+    assert wall_time(ReplayClock(when), when) == when
