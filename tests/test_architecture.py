@@ -5,7 +5,10 @@ from __future__ import annotations
 import ast
 import graphlib
 import importlib
+import inspect
 import pathlib
+
+import pytest
 
 import crowdalpha
 
@@ -107,12 +110,47 @@ def test_scoring_public_surface_matches_all() -> None:
 
 def test_numerai_tools_names_are_all_there() -> None:
     scoring = importlib.import_module("crowdalpha.scoring")
+    # every public function of numerai_tools.scoring, .signals and .submissions 0.7.2
     names = ["numerai_corr", "correlation_contribution", "feature_neutral_corr", "neutralize",
              "neutral_correlation", "neutral_contribution", "max_feature_correlation", "stake_weight",
              "tie_kept_rank", "tie_broken_rank", "rank", "gaussian", "power", "orthogonalize", "center",
              "filter_sort_index", "filter_sort_index_many", "generate_neutralized_weights", "alpha",
-             "meta_portfolio_contribution", "sharpe_ratio"]
+             "meta_portfolio_contribution", "sharpe_ratio",
+             "filter_sort_top_bottom", "filter_sort_top_bottom_concat", "rank_series", "min_max_normalize",
+             "variance_normalize", "weight_normalize", "standardize", "validate_indices", "correlation",
+             "tie_broken_rank_correlation", "spearman_correlation", "pearson_correlation",
+             "contribution_scores", "one_hot_encode", "tie_kept_rank__gaussianize__pow_1_5",
+             "tie_kept_rank__gaussianize__neutralize__variance_normalize",
+             # signals
+             "churn", "neutral_churn", "neutral_churn_penalty", "turnover", "calculate_mean_neutral_churn",
+             "calculate_max_churn_and_turnover",
+             # submissions
+             "validate_headers_numerai", "validate_headers_signals", "validate_headers_crypto",
+             "validate_values", "validate_ids_numerai", "validate_ids_signals", "validate_ids_crypto",
+             "validate_submission_numerai", "validate_submission_signals", "validate_submission_crypto",
+             "remap_ids", "clean_submission"]
     assert [n for n in names if not callable(getattr(scoring, n, None))] == []
+
+
+def test_numerai_tools_public_functions_have_the_same_arguments() -> None:
+    """Each public function of the installed numerai-tools has a namesake here with the same
+    parameter names, order and defaults (skipped where numerai-tools is not installed)."""
+    oracle = pytest.importorskip("numerai_tools")
+    scoring = importlib.import_module("crowdalpha.scoring")
+    differ = []
+    for part in ("scoring", "signals", "submissions"):
+        module = importlib.import_module(f"{oracle.__name__}.{part}")
+        for name, theirs in vars(module).items():
+            if name.startswith("_") or not inspect.isfunction(theirs) or theirs.__module__ != module.__name__:
+                continue
+            ours = getattr(scoring, name, None)
+            if ours is None:
+                differ.append(f"{part}.{name}: missing")
+                continue
+            a, b = inspect.signature(theirs).parameters, inspect.signature(ours).parameters
+            if [(k, p.default) for k, p in a.items()] != [(k, p.default) for k, p in b.items()]:
+                differ.append(f"{part}.{name}: {list(a)} vs {list(b)}")
+    assert differ == []
 
 
 def test_the_counted_submission_rule_is_written_once() -> None:

@@ -13,7 +13,16 @@ offending column, id or count::
     ├── LengthMismatchError     length_mismatch: ...
     ├── UnsortedIndexError      unsorted_index: ...
     ├── InsufficientOverlapError insufficient_overlap: ...
-    └── DegenerateInputError    degenerate_input: ...
+    ├── DegenerateInputError    degenerate_input: ...
+    └── SubmissionCheckError (also an AssertionError)   crowdalpha.scoring.submissions
+        ├── SubmissionHeadersError  invalid_submission_headers: ...
+        ├── SubmissionIdsError      invalid_submission_ids: ...
+        └── SubmissionValuesError   invalid_submission_values: ...
+
+The submission checks' errors are also ``AssertionError`` because
+numerai-tools' checks fail with ``assert`` and participants' code (and
+numerai-tools' own signals code) catches ``AssertionError``; ours are still
+raised explicitly, never by an ``assert`` statement.
 
 The scoring package imports nothing else of crowdalpha's; the project-wide
 hierarchy in ``crowdalpha.errors`` re-exports these classes.
@@ -66,3 +75,21 @@ class InsufficientOverlapError(ScoringInputError):
 
 class DegenerateInputError(ScoringInputError):
     code = "degenerate_input"
+
+
+class SubmissionCheckError(ScoringInputError, AssertionError):
+    """A submission refused by ``crowdalpha.scoring.submissions``' checks."""
+
+    code = "invalid_submission"
+
+
+class SubmissionHeadersError(SubmissionCheckError):
+    code = "invalid_submission_headers"
+
+
+class SubmissionIdsError(SubmissionCheckError):
+    code = "invalid_submission_ids"
+
+
+class SubmissionValuesError(SubmissionCheckError):
+    code = "invalid_submission_values"

@@ -22,6 +22,7 @@ from crowdalpha.scoring.transforms import (
     neutralize,
     orthogonalize,
     power,
+    tie_broken_rank,
     tie_kept_rank,
     tie_kept_rank__gaussianize__neutralize__variance_normalize,
     tie_kept_rank__gaussianize__pow_1_5,
@@ -35,6 +36,41 @@ from crowdalpha.scoring.validation import (
 )
 
 
+def validate_indices(live_targets: pd.Series, predictions: pd.Series) -> None:
+    """Targets and predictions have the same ids, sorted, and no NaN."""
+    check_sorted(live_targets, "live_targets")
+    check_sorted(predictions, "predictions")
+    check_same_index(live_targets, predictions, "live_targets", "predictions")
+    check_no_nans(predictions, "predictions")
+    check_no_nans(live_targets, "live_targets")
+
+
+def _pearson(target: pd.Series, predictions: pd.Series) -> float:
+    return float(kernels.row_pearson(predictions.to_numpy(dtype=np.float64)[None, :],
+                                     target.to_numpy(dtype=np.float64))[0])
+
+
+def correlation(live_targets: pd.Series, predictions: pd.Series) -> float:
+    """Pearson correlation of targets and predictions with the same sorted ids, no NaN."""
+    validate_indices(live_targets, predictions)
+    return _pearson(live_targets, predictions)
+
+
+def tie_broken_rank_correlation(target: pd.Series, predictions: pd.Series) -> float:
+    """Pearson correlation of the target with the predictions' tie-broken percentile ranks.
+
+    1. rank the predictions, ties broken by position
+    2. :func:`correlation` with the target
+    """
+    return correlation(target, tie_broken_rank(predictions.to_frame()).iloc[:, 0])
+
+
+def spearman_correlation(target: pd.Series, predictions: pd.Series) -> float:
+    """Spearman rank correlation: Pearson correlation of the tie-kept ranks of both."""
+    validate_indices(target, predictions)
+    return _pearson(tie_kept_rank(target), tie_kept_rank(predictions))
+
+
 def pearson_correlation(target: pd.Series, predictions: pd.Series, top_bottom: int | None = None) -> float:
     """Pearson correlation of aligned, sorted, NaN-free series; optionally only
     over the ``top_bottom`` highest and lowest predictions."""
@@ -45,8 +81,7 @@ def pearson_correlation(target: pd.Series, predictions: pd.Series, top_bottom: i
     check_same_index(target, predictions, "target", "predictions")
     check_no_nans(target, "target")
     check_no_nans(predictions, "predictions")
-    return float(kernels.row_pearson(predictions.to_numpy(dtype=np.float64)[None, :],
-                                     target.to_numpy(dtype=np.float64))[0])
+    return _pearson(target, predictions)
 
 
 def _columnwise_pearson(target: pd.Series, predictions: pd.DataFrame, top_bottom: int | None) -> pd.Series:

@@ -108,6 +108,11 @@ def rank(s: S1, method: RankMethod = "average") -> S1:
     return pd.DataFrame(_rank_values(values, method), index=s.index, columns=s.columns)
 
 
+def rank_series(s: pd.Series, method: RankMethod = "average") -> pd.Series:
+    """Percentile rank of a series with a sorted index, centred on 0.5 (:func:`rank` for one series)."""
+    return rank(s, method)
+
+
 def tie_kept_rank(s: S1) -> S1:
     """Rank columns, keeping ties (average rank)."""
     return rank(s, "average")
@@ -149,6 +154,12 @@ def power(df: pd.DataFrame, p: float) -> pd.DataFrame:
             "correlated with its input (needs >= 0.9)"
         )
     return frame
+
+
+def min_max_normalize(s: pd.Series) -> pd.Series:
+    """Shift and scale so the smallest value is 0 and the largest 1 (NaN stay NaN)."""
+    low, high = s.min(), s.max()
+    return (s - low) / (high - low)
 
 
 def center(s: S1) -> S1:
@@ -317,6 +328,32 @@ def tie_kept_rank__gaussianize__neutralize__variance_normalize(
 ) -> pd.DataFrame:
     """Tie-kept rank, gaussianize, neutralize to ``neutralizers``, scale to std 1."""
     return variance_normalize(neutralize(gaussian(tie_kept_rank(df)), neutralizers))
+
+
+def _one_hot_names(column: Any, categories: np.ndarray) -> list[str]:
+    return [f"{column}_{category}" for category in categories]
+
+
+def one_hot_encode(df: pd.DataFrame, columns: list[str], dtype: type = np.float64) -> pd.DataFrame:
+    """Replace each of ``columns`` by one 0/1 column per distinct value, named ``{column}_{value}``.
+
+    The new columns come after the others, values in sorted order (a NaN
+    value last, as ``{column}_nan``), as scikit-learn's ``OneHotEncoder``
+    names them.
+    """
+    result = df
+    for column in columns:
+        values = df[column].to_numpy()
+        missing = pd.isna(values)
+        categories = np.unique(values[~missing])
+        indicators = values[:, None] == categories[None, :]
+        if missing.any():
+            categories = np.append(categories.astype(object), np.nan)
+            indicators = np.hstack([indicators, missing[:, None]])
+        encoded = pd.DataFrame(indicators.astype(dtype), index=df.index,
+                               columns=_one_hot_names(column, categories))
+        result = pd.concat([result.drop(columns=column), encoded], axis=1)
+    return result
 
 
 def as_frame(predictions: pd.DataFrame | pd.Series, name: str) -> pd.DataFrame:
