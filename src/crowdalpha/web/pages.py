@@ -34,6 +34,7 @@ from crowdalpha.server.context import ReadSession, ServicesDep
 from crowdalpha.server.signing import download_path, signed_url
 from crowdalpha.tournament import leaderboard, rounds, stakes, submissions
 from crowdalpha.tournament import models as models_mod
+from crowdalpha.tournament.clock import Clock, wall_time
 from crowdalpha.tournament.ledger import ZERO, format_amount
 from crowdalpha.tournament.tables import (
     Account,
@@ -128,6 +129,12 @@ templates.env.filters.update(
 )
 
 
+def wall_seconds_left(clock: Clock, until: datetime) -> float:
+    """Real seconds until ``clock`` shows ``until`` (a countdown a person watches: on the
+    live demo's accelerated clock, wall-clock seconds, not the market's)."""
+    return (wall_time(clock, until) - wall_time(clock, clock.now())).total_seconds()
+
+
 # --- dependencies --------------------------------------------------------------------
 
 
@@ -158,7 +165,7 @@ def home(request: Request, session: ReadSession, services: ServicesDep) -> HTMLR
         request,
         "home.html",
         current=current,
-        seconds_left=None if current is None else (current.closes_at - now).total_seconds(),
+        seconds_left=None if current is None else wall_seconds_left(services.clock, current.closes_at),
         next_open=services.schedule.next_open(now) if current is None else None,
         scoring=[
             {"round": r, "next_day": views_rounds.next_scoring_day_due(r)} for r in seen.scoring
@@ -411,5 +418,6 @@ __all__ = [
     "router",
     "score",
     "size",
+    "wall_seconds_left",
     "when",
 ]

@@ -1,5 +1,10 @@
 """Helpers shared by the resolvers: the tournament id, model lookup by public id, and
-how rounds and submissions look to numerapi."""
+how rounds and submissions look to numerapi.
+
+Round and submission times are wall-clock times (``clock.wall_time``): numerapi compares
+them with its own clock (``check_round_open``, ``check_new_round``), so on the live demo's
+accelerated clock they say when, for a person, a round opens and closes. On the real
+clock they are the stored times themselves."""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from crowdalpha.errors import NotFoundError
 from crowdalpha.server.context import RequestContext
 from crowdalpha.tournament import models as models_mod
 from crowdalpha.tournament import rounds
+from crowdalpha.tournament.clock import wall_time
 from crowdalpha.tournament.errors import InvalidValueError
 from crowdalpha.tournament.feed import MAIN_TARGET
 from crowdalpha.tournament.keys import Principal
@@ -80,7 +86,8 @@ def score_configs(ctx: RequestContext, round: Round) -> list[dict[str, Any]]:
     rules = ctx.services.rules
     factor = payout_factor_of(ctx, round)
     days = round.resolves_after_days
-    start, end = rounds.scoring_day_due(round, 1), rounds.scoring_day_due(round, days)
+    start = wall(ctx, rounds.scoring_day_due(round, 1))
+    end = wall(ctx, rounds.scoring_day_due(round, days))
 
     def config(name: str, display: str, multiplier: Decimal) -> dict[str, Any]:
         return {
@@ -100,8 +107,13 @@ def score_configs(ctx: RequestContext, round: Round) -> list[dict[str, Any]]:
     ]
 
 
+def wall(ctx: RequestContext, when: datetime) -> datetime:
+    """``when`` of the server's clock on the wall clock (numerapi compares with that)."""
+    return wall_time(ctx.services.clock, when)
+
+
 def round_view(ctx: RequestContext, round: Round) -> dict[str, Any]:
-    """A round as numerapi reads it."""
+    """A round as numerapi reads it (times on the wall clock; the data's date is the market's)."""
     resolved = round.status == RoundStatus.RESOLVED
     opens: datetime = round.opens_at
     return {
@@ -110,11 +122,11 @@ def round_view(ctx: RequestContext, round: Round) -> dict[str, Any]:
         "number": round.number,
         "target": MAIN_TARGET,
         "status": str(round.status),
-        "openTime": opens,
-        "closeTime": round.closes_at,
-        "closeStakingTime": round.closes_at,
-        "scoreTime": rounds.scoring_day_due(round, 1),
-        "resolveTime": rounds.scoring_day_due(round, round.resolves_after_days),
+        "openTime": wall(ctx, opens),
+        "closeTime": wall(ctx, round.closes_at),
+        "closeStakingTime": wall(ctx, round.closes_at),
+        "scoreTime": wall(ctx, rounds.scoring_day_due(round, 1)),
+        "resolveTime": wall(ctx, rounds.scoring_day_due(round, round.resolves_after_days)),
         "resolvedGeneral": resolved,
         "resolvedStaking": resolved,
         "payoutFactor": lambda *_: payout_factor_of(ctx, round),
@@ -129,7 +141,7 @@ def submission_view(ctx: RequestContext, submission: Submission, selected: bool)
     return {
         "id": submission.public_id,
         "filename": submission.filename,
-        "insertedAt": submission.created_at,
+        "insertedAt": wall(ctx, submission.created_at),
         "selected": selected,
         "round": lambda *_: round_view(ctx, submission.round),
     }
