@@ -76,6 +76,8 @@ FILES = {
     "continuous": (parquet(frame(shuffled(), RNG.random(N))), None),
     "exactly_0_and_1": (csv(frame(shuffled(), np.linspace(0, 1, N))), None),
     "float32_parquet": (parquet(frame(shuffled(), RNG.random(N).astype(np.float32))), None),
+    "boolean_parquet": (parquet(frame(shuffled(), RNG.random(N) > 0.5)), None),
+    "boolean_csv": (csv(frame(shuffled(), RNG.random(N) > 0.5)), None),
     # refused by both
     "other_prediction_column": (csv(frame(shuffled(), values(), "score")), None),
     "uppercase_id": (csv(frame(shuffled(), values()).rename(columns={"id": "ID"})), None),

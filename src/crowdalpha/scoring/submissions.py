@@ -133,7 +133,7 @@ def validate_values(submission: pd.DataFrame, prediction_col: str) -> None:
         raise SubmissionValuesError(
             f"{missing} values of column {prediction_col!r} are NaN, first at row {first!r}"
         )
-    if not pd.api.types.is_numeric_dtype(preds.dtype) or pd.api.types.is_bool_dtype(preds.dtype):
+    if not pd.api.types.is_numeric_dtype(preds.dtype):  # booleans are 0 and 1, as in numerai-tools
         raise SubmissionValuesError(
             f"column {prediction_col!r} has dtype {preds.dtype}, expected numbers"
         )
