@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sqlite3
 from collections.abc import Callable
 from html import unescape
 from typing import Any
@@ -24,6 +23,7 @@ from crowdalpha.server.settings import ServerSettings
 from crowdalpha.tournament import accounts, keys, models, submissions
 from crowdalpha.tournament.clock import SystemClock
 from crowdalpha.tournament.tables import Submission
+from tests.helpers.db import other_writer_can_start
 from tests.helpers.web import database, in_process, live_ids, post_form, predictions_csv, sign_up
 
 AUTH = """query($filename: String! $tournament: Int! $modelId: String) {
@@ -31,20 +31,6 @@ AUTH = """query($filename: String! $tournament: Int! $modelId: String) {
         filename url } }"""
 CREATE = """mutation($filename: String! $tournament: Int! $modelId: String) {
     create_submission(filename: $filename tournament: $tournament modelId: $modelId) { id } }"""
-
-
-def other_writer_can_start(path: str) -> bool:
-    """True when another connection can take SQLite's write lock right now."""
-    other = sqlite3.connect(path, timeout=0, isolation_level=None)
-    try:
-        other.execute("BEGIN IMMEDIATE")
-        other.execute("ROLLBACK")
-        return True
-    except sqlite3.OperationalError as error:
-        assert "locked" in str(error)
-        return False
-    finally:
-        other.close()
 
 
 def api_participant(settings: ServerSettings) -> tuple[str, str]:
