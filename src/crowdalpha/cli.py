@@ -91,6 +91,11 @@ def demo(
     ctx: typer.Context,
     day_seconds: Annotated[float, typer.Option(min=0.01, help="Wall-clock seconds per market day "
                                                                 "(the clock's speed).")] = 5.0,
+    open_seconds: Annotated[float, typer.Option(min=0, help="Wall-clock seconds each round takes "
+                                                            "submissions, at least, whatever "
+                                                            "--day-seconds is (the clock slows "
+                                                            "down while a round is open; 0: no "
+                                                            "minimum).")] = 60.0,
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the server.")] = 8000,
     host: Annotated[str, typer.Option(help="Address the server listens on.")] = "127.0.0.1",
     seed: Annotated[int, typer.Option(min=0, help="Seed of the market (if built) and the "
@@ -107,15 +112,16 @@ def demo(
 
     Starts the server on HOST:PORT (web pages, numerapi's GraphQL endpoint),
     a simulated market on an accelerated clock (one market day every
-    DAY-SECONDS seconds), the operator's loop that opens, closes, scores and
+    DAY-SECONDS seconds; each round stays open OPEN-SECONDS wall-clock
+    seconds, at least), the operator's loop that opens, closes, scores and
     resolves the weekly rounds as that clock says, and simulated participants
     that download each round's data, submit and stake through numerapi.
     Prints a ready-made API key for you.
 
     Runs in HOME/live on a copy of the newest dataset in HOME/datasets (built
     once, about 30 s); every start wipes HOME/live: a fresh tournament each
-    time. At the end prints the leaderboard and the ledger audit (exit 1 if
-    the audit finds a problem).
+    time. Ctrl-C or SIGTERM stops it; then it prints the leaderboard and the
+    ledger audit (exit 1 if the audit finds a problem).
     """
     from crowdalpha.data import layout
     from crowdalpha.sim.live import run_live_demo
@@ -127,7 +133,7 @@ def demo(
         bar, update = _progress_bar(f"building {preset} dataset in {datasets}")
         with bar:
             ensure_dataset(datasets, preset, seed, update)
-    result = run_live_demo(home, day_seconds=day_seconds, port=port, host=host, seed=seed,
+    result = run_live_demo(home, day_seconds=day_seconds, open_seconds=open_seconds, port=port, host=host, seed=seed,
                            participants=participants, duration=duration, on_event=typer.echo,
                            preset=preset)
     if result.rounds_resolved:
@@ -135,7 +141,7 @@ def demo(
                                           f"{result.rounds_resolved} resolved")
     else:
         typer.echo(f"{result.rounds_opened} rounds opened, none resolved yet (a round resolves "
-                   f"about {30 * day_seconds:g} s after it opens)")
+                   f"20 trading days after its close, four weeks of the demo's calendar)")
     typer.echo(f"{result.participant_submissions} submissions from the simulated participants "
                f"through numerapi ({result.missed_turns} missed)")
     typer.echo(str(result.audit))

@@ -14,13 +14,23 @@
 
 Only the clock is simulated: an :class:`~crowdalpha.tournament.clock.AcceleratedClock`
 on which one market day lasts ``day_seconds`` (default 5 s), shared by the
-server and the operator. The weekly schedule then opens a round every 35 s;
-each closes about 9 s after opening and resolves about 2.5 min later.
+server and the operator; it slows down while a round is open, so that each round
+takes submissions for at least ``open_seconds`` wall-clock seconds (default 60 s:
+a person's script polling ``check_round_open()`` has time to submit). With the
+defaults the weekly schedule opens a round about every 87 s (61 s open, then five
+market days and a bit at 5 s each); a round resolves 20 trading days after its
+close, about 4.7 min later (three more open windows pass meanwhile).
+
+The server expresses the round times numerapi reads (``openTime``,
+``closeStakingTime``, ...) in wall-clock time (``clock.wall_time``), so numerapi's
+``check_round_open()`` and ``check_new_round()``, which compare them with the
+wall clock, answer right; the database keeps the clock's (market) times.
 
 Everything lives in ``HOME/live`` (its own SQLite database, file store and a
 copy of the newest dataset of ``HOME/datasets``): each start wipes it and
 begins a fresh tournament, and it is left in place afterwards for inspection
-(``crowdalpha --home HOME/live leaderboard``).
+(``crowdalpha --home HOME/live leaderboard``). Ctrl-C or SIGTERM stops it; either way
+the result (leaderboard, audit) comes back.
 """
 
 from __future__ import annotations
@@ -29,11 +39,12 @@ import contextlib
 import math
 import random
 import shutil
+import signal
 import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -68,6 +79,11 @@ LIVE_FOLDER = "live"
 #: A file that marks a folder as the demo's own, so a start never wipes anything else.
 MARKER = ".crowdalpha-live-demo"
 DEFAULT_DAY_SECONDS = 5.0
+#: Wall-clock seconds each round takes submissions, at least, whatever ``day_seconds`` is.
+DEFAULT_OPEN_SECONDS = 60.0
+#: Wall-clock seconds added to each open window for the operator's loop to notice the
+#: opening and publish the round (archiving its live data) before it shows.
+OPENING_ALLOWANCE_SECONDS = 1.0
 #: The ready-made participant for the person watching the demo.
 YOUR_ACCOUNT = "you"
 YOUR_MODEL = "you_model"
@@ -151,6 +167,28 @@ def latest_opening(schedule: Schedule, now: datetime) -> datetime:
     while (following := schedule.next_open(opening)) <= now:
         opening = following
     return opening
+
+
+def open_windows(schedule: Schedule) -> Callable[[datetime], tuple[datetime, datetime]]:
+    """The schedule's open windows as the accelerated clock asks for them: the first
+    ``(opening, close)`` that ends after a given time."""
+
+    def window(after: datetime) -> tuple[datetime, datetime]:
+        opening = latest_opening(schedule, after)
+        if opening + schedule.close_after <= after:
+            opening = schedule.next_open(after)
+        return opening, opening + schedule.close_after
+
+    return window
+
+
+def window_seconds_for(open_seconds: float) -> float:
+    """How long (wall clock) the clock's open windows last for rounds open ``open_seconds``
+    (0: no minimum, the windows pass at the clock's speed)."""
+    if (isinstance(open_seconds, bool) or not isinstance(open_seconds, int | float)
+            or not math.isfinite(open_seconds) or open_seconds < 0):
+        raise ConfigError(f"open_seconds {open_seconds!r} must be a number of seconds, 0 or more")
+    return float(open_seconds) + OPENING_ALLOWANCE_SECONDS if open_seconds > 0 else 0.0
 
 
 def speed_of(day_seconds: float) -> float:
@@ -438,6 +476,20 @@ def _one_at_a_time(say: Callable[[str], None]) -> Callable[[str], None]:
     return locked
 
 
+@contextlib.contextmanager
+def _stop_on_sigterm(stop: threading.Event) -> Iterator[None]:
+    """While inside, SIGTERM sets ``stop`` (the loop then ends as after Ctrl-C) instead of
+    killing the process; only on the main thread, where Python takes signals."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _count(session: Session, statement: Select[tuple[int]]) -> int:
     return int(session.scalar(statement) or 0)
 
@@ -446,6 +498,7 @@ def run_live_demo(
     home: Path,
     *,
     day_seconds: float = DEFAULT_DAY_SECONDS,
+    open_seconds: float = DEFAULT_OPEN_SECONDS,
     port: int = 8000,
     host: str = "127.0.0.1",
     seed: int = 0,
@@ -456,8 +509,10 @@ def run_live_demo(
     progress: Callable[[int, int], None] | None = None,
     signup_grant: Decimal = SIGNUP_GRANT,
 ) -> LiveDemoResult:
-    """Run a live tournament in ``home/live`` until Ctrl-C or ``duration`` wall-clock seconds
-    (counted from the first screen); returns what happened and the ledger audit.
+    """Run a live tournament in ``home/live`` until Ctrl-C, SIGTERM or ``duration`` wall-clock
+    seconds (counted from the first screen); returns what happened and the ledger audit.
+    Each round takes submissions for at least ``open_seconds`` wall-clock seconds (0: as
+    long as its window lasts at the clock's speed).
 
     Builds a ``preset`` dataset in ``home/datasets`` when there is none (``progress`` gets
     ``(done, total)``). Every line of output goes to ``on_event``. The server's settings
@@ -465,6 +520,7 @@ def run_live_demo(
     ``port`` and ``signup_grant``: what each account made on the sign-up page gets.
     """
     speed = speed_of(day_seconds)
+    window_seconds = window_seconds_for(open_seconds)
     on_event = _one_at_a_time(on_event)  # the operator and the participants report from two threads
     if duration is not None and (not isinstance(duration, int | float) or not duration > 0):
         raise ConfigError(f"duration {duration!r} must be a positive number of seconds")
@@ -486,7 +542,10 @@ def run_live_demo(
     previous_url = numerapi.base_api.API_TOURNAMENT_URL
     server: BackgroundServer | None = None
     crowd: SimulatedParticipants | None = None
+    stop = threading.Event()
+    sigterm = contextlib.ExitStack()  # SIGTERM ends the demo as Ctrl-C does, result included
     try:
+        sigterm.enter_context(_stop_on_sigterm(stop))
         db.migrate(engine)
         factory = db.make_session_factory(engine)
         schedule = Schedule.weekly()
@@ -497,7 +556,8 @@ def run_live_demo(
         _ = feed.simulator  # replay the market once now, not while the first round waits for it
         with db.session_scope(factory) as session:
             simulated, your_token = enrol(session, cast, ReplayClock(start))
-        clock = AcceleratedClock(start, speed)
+        clock = AcceleratedClock(start, speed, windows=open_windows(schedule),
+                                 window_seconds=window_seconds)
         tournament = Tournament(factory, db.open_store(settings.home), feed, clock,
                                 schedule)
         server = BackgroundServer(create_app(settings, clock=clock), host, port)
@@ -515,7 +575,7 @@ def run_live_demo(
         began = time.monotonic()
         first = True
         try:
-            while duration is None or time.monotonic() - began < duration:
+            while not stop.is_set() and (duration is None or time.monotonic() - began < duration):
                 # before the first opening the schedule has nothing to go by: wait for its time
                 due = first_open if first else tournament.next_event_time()
                 now = clock.now()
@@ -535,6 +595,8 @@ def run_live_demo(
                     wait = min(wait, duration - (time.monotonic() - began))
                 time.sleep(min(max(wait, 0.01), MAX_WAIT_SECONDS))
         except KeyboardInterrupt:
+            stop.set()
+        if stop.is_set():
             on_event("stopping ...")
     finally:
         if crowd is not None:
@@ -542,6 +604,7 @@ def run_live_demo(
         if server is not None:
             server.stop()
         numerapi.base_api.API_TOURNAMENT_URL = previous_url
+        sigterm.close()
     try:
         with db.session_scope(db.make_session_factory(engine)) as session:
             audit = ledger.audit(session)
@@ -558,6 +621,7 @@ def run_live_demo(
 
 __all__ = [
     "DEFAULT_DAY_SECONDS",
+    "DEFAULT_OPEN_SECONDS",
     "LIVE_FOLDER",
     "YOUR_ACCOUNT",
     "YOUR_MODEL",
@@ -573,9 +637,11 @@ __all__ = [
     "fresh_folder",
     "latest_opening",
     "newest_live_files",
+    "open_windows",
     "poll_seconds_for",
     "run_live_demo",
     "speed_of",
     "take_turn",
+    "window_seconds_for",
     "with_retries",
 ]
