@@ -25,7 +25,7 @@ from crowdalpha import __version__
 from crowdalpha.api import API_PREFIXES, api_routers
 from crowdalpha.api.files import FileSource
 from crowdalpha.errors import USER_ERRORS
-from crowdalpha.server.errors import INTERNAL, status_code, user_message
+from crowdalpha.server.errors import INTERNAL, one_line, status_code, user_message
 from crowdalpha.server.ratelimit import RateLimiter
 from crowdalpha.server.services import Services
 from crowdalpha.server.settings import ServerSettings
@@ -112,7 +112,9 @@ def create_app(settings: ServerSettings, *, clock: Clock | None = None) -> FastA
         if message is None:
             log.error("request failed", exc_info=error)
             return JSONResponse({"detail": INTERNAL}, status_code=500)
-        return JSONResponse({"detail": message}, status_code=status_code(error))
+        status = status_code(error)
+        log.warning("%s", one_line(f"{request.method} {request.url.path} {status}: {message}"))
+        return JSONResponse({"detail": message}, status_code=status)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, error: StarletteHTTPException) -> Response:

@@ -3,8 +3,9 @@
 Every error a user can cause is a ``CrowdalphaError`` (or a scoring input
 error) whose message already names the offending thing; the API passes it on
 unchanged. Authentication failures are prefixed with the sentence numerapi
-users know from Numerai. Anything else is a server bug: logged in full, and
-reported as a short opaque message, never a traceback.
+users know from Numerai. A user error is logged as one line (``one_line``, at
+WARNING), never with a traceback. Anything else is a server bug: logged in full,
+and reported as a short opaque message, never a traceback.
 
 The HTTP layer's own errors are in the family too::
 
@@ -87,6 +88,16 @@ def status_code(error: BaseException) -> int:
 
 def _database_busy(error: BaseException) -> bool:
     return isinstance(error, OperationalError) and "database is locked" in str(error)
+
+
+#: The longest line a user error is logged as.
+LOG_LINE_CHARS = 300
+
+
+def one_line(text: str) -> str:
+    """``text`` as one log line: line breaks as spaces, at most ``LOG_LINE_CHARS`` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= LOG_LINE_CHARS else flat[: LOG_LINE_CHARS - 1] + "…"
 
 
 def user_message(error: BaseException) -> str | None:

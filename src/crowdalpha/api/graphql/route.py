@@ -28,15 +28,17 @@ from starlette.concurrency import run_in_threadpool
 
 from crowdalpha.api.graphql.schema import executable_schema
 from crowdalpha.server.context import RequestContext
-from crowdalpha.server.errors import INTERNAL, RateLimitedError, user_message
+from crowdalpha.server.errors import INTERNAL, RateLimitedError, one_line, user_message
 from crowdalpha.server.ratelimit import rate_limit_key
 from crowdalpha.server.services import Services
 
 log = logging.getLogger(__name__)
 #: ariadne logs every resolver error with its traceback; user errors are not server faults,
-#: and ``format_error`` logs the real ones itself.
+#: and ``format_error`` logs each error itself (a user's in one line). A filter that drops
+#: every record, not ``disabled``: ``logging.config.dictConfig`` (uvicorn calls it) turns
+#: ``disabled`` off again on every logger it does not configure.
 _ARIADNE_LOG = logging.getLogger(f"{__name__}.ariadne")
-_ARIADNE_LOG.disabled = True
+_ARIADNE_LOG.addFilter(lambda _record: False)
 
 router = APIRouter(include_in_schema=False)
 
@@ -50,6 +52,8 @@ def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
         if message is None:
             log.error("resolver failed", exc_info=original)
             message = INTERNAL
+        else:
+            log.warning("%s", one_line(f"graphql {'.'.join(map(str, error.path or ()))}: {message}"))
         formatted["message"] = message
         formatted["extensions"] = {"code": getattr(original, "code", "internal_error")}
     if error.locations:
