@@ -73,10 +73,11 @@ from tests.helpers.server import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-#: One market day every 0.8 s: a round opens every 5.6 s, closes 1.5 s after opening and
-#: resolves about 24 s after opening; 40 s leaves room for a slow machine.
+#: One market day every 0.8 s, each round open 1 s at least (2 s with the opening's allowance,
+#: instead of the 1.5 s the clock's speed gives): a round opens every 6.1 s and resolves about
+#: 26 s after opening; 45 s leaves room for a slow machine.
 DAY_SECONDS = 0.8
-DURATION = 40
+DURATION = 45
 #: The operator's integration-test model and three simulated participants.
 PARTICIPANTS = 4
 
@@ -93,7 +94,8 @@ def demo_run(small_dataset: Path, tmp_path_factory: pytest.TempPathFactory):
     for name in ("CROWDALPHA_DB", "CROWDALPHA_STORE"):
         env.pop(name, None)
     finished = subprocess.run(
-        ["bash", "scripts/demo.sh", "--day-seconds", str(DAY_SECONDS), "--duration", str(DURATION),
+        ["bash", "scripts/demo.sh", "--day-seconds", str(DAY_SECONDS), "--open-seconds", "1",
+         "--duration", str(DURATION),
          "--port", str(port), "--participants", str(PARTICIPANTS)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=DURATION + 120,
     )
