@@ -7,7 +7,9 @@ import inspect
 
 import pytest
 
-MODULES = ["accounts", "clock", "db", "errors", "keys", "ledger", "models", "stakes", "tables"]
+MODULES = ["accounts", "clock", "db", "errors", "keys", "ledger", "models", "stakes", "tables",
+           "submissions", "payouts", "views.rounds", "views.scores", "views.models", "views.money",
+           "views.history"]
 
 
 @pytest.mark.parametrize("name", MODULES)

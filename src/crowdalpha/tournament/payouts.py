@@ -135,3 +135,17 @@ def round_payouts(
             stake, corr.get(model), mmc.get(model), bases[model], factor, rules
         )
     return payouts
+
+
+__all__ = [
+    "PAYOUT_BASES",
+    "SCORE_PLACES",
+    "SCORE_QUANTUM",
+    "PayoutRules",
+    "payout_amount",
+    "payout_factor",
+    "payout_rate",
+    "projected_payout",
+    "round_payouts",
+    "score_to_decimal",
+]
