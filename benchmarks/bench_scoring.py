@@ -8,6 +8,10 @@ Run: ``.venv/bin/python benchmarks/bench_scoring.py [--quick]``
 2. FNC of 1,000 models x 5,000 ids against 500 features vs numerai-tools.
 3. 100 models over 200 eras of 5,000 ids, all metrics (50 int8 features):
    time, and peak traced memory relative to the prediction matrix.
+4. The drop-in functions as a numerai-tools user calls them, on the same
+   pandas inputs (1,000 columns x 5,000 ids): ``numerai_corr``,
+   ``correlation_contribution`` and ``feature_neutral_corr`` (500 features),
+   each against numerai-tools' function of the same name.
 
 Timings are the best of ``--repeat`` runs (default 3; numerai-tools once, it is slow).
 """
@@ -24,6 +28,7 @@ import numpy as np
 import pandas as pd
 from numerai_tools import scoring as numerai_tools
 
+from crowdalpha import scoring as crowdalpha
 from crowdalpha.scoring import score_eras
 
 
@@ -68,6 +73,27 @@ def bench_fnc(k: int, n: int, f: int, repeat: int) -> dict:
             "numerai_tools_s": baseline, "speedup_vs_numerai_tools": baseline / ours}
 
 
+def bench_dropin(k: int, n: int, f: int, repeat: int) -> list[dict]:
+    """Each drop-in function against numerai-tools', same inputs, same run."""
+    rng = np.random.default_rng(3)
+    predictions, target, meta = tournament_like(rng, n, k)
+    features = pd.DataFrame(rng.integers(0, 5, size=(n, f)).astype(float), index=predictions.index,
+                            columns=[f"feature_{i}" for i in range(f)])
+    calls = {
+        "numerai_corr": lambda tools: tools.numerai_corr(predictions, target),
+        "correlation_contribution": lambda tools: tools.correlation_contribution(predictions, meta, target),
+        "feature_neutral_corr": lambda tools: tools.feature_neutral_corr(predictions, features, target),
+    }
+    results = []
+    for name, call in calls.items():
+        ours = best_time(lambda call=call: call(crowdalpha), repeat)
+        baseline = best_time(lambda call=call: call(numerai_tools), 1)
+        size = f"{k} columns x {n} ids" + (f" x {f} features" if name == "feature_neutral_corr" else "")
+        results.append({"benchmark": f"drop-in {name}, {size}", "crowdalpha_s": ours,
+                        "numerai_tools_s": baseline, "speedup_vs_numerai_tools": baseline / ours})
+    return results
+
+
 def bench_many_eras(k: int, eras: int, per_era: int, f: int) -> dict:
     rng = np.random.default_rng(2)
     n = eras * per_era
@@ -94,9 +120,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a tenth of the sizes, to check the script")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--dropin-only", action="store_true", help="only the drop-in functions (4.)")
     args = parser.parse_args()
     scale = 10 if args.quick else 1
-    results = [
+    dropin = bench_dropin(1000 // scale, 5000, 500 // scale, args.repeat)
+    results = dropin if args.dropin_only else [
+        *dropin,
         bench_corr_mmc(1000 // scale, 5000, args.repeat),
         bench_fnc(1000 // scale, 5000, 500 // scale, args.repeat),
         bench_many_eras(100 // scale, 200 // scale, 5000, 50),

@@ -355,13 +355,13 @@ def _score_block(block: np.ndarray, scored: np.ndarray, ctx: _EraContext, wanted
         if want_ranks:
             order, gauss_sorted = kernels.sorted_gaussian_ranks(part if all_scored else part[:, scored])
             if "corr" in wanted:
-                out[wanted.index("corr"), rows] = _sorted_corr(gauss_sorted, order, target_centered)
+                out[wanted.index("corr"), rows] = kernels.sorted_corr(gauss_sorted, order, target_centered)
             if references:
                 g_dot_target = np.einsum("ij,ij->i", gauss_sorted, ctx.target_contribution[order])
                 for i, reference in references:
                     g_dot_reference = np.einsum("ij,ij->i", gauss_sorted, reference[order])
-                    out[i, rows] = _contribution(g_dot_target, g_dot_reference, reference,
-                                                 ctx.target_contribution, order.shape[1])
+                    out[i, rows] = kernels.contribution(g_dot_target, g_dot_reference, reference,
+                                                        ctx.target_contribution, order.shape[1])
             if "fnc" in wanted and all_scored:
                 gauss_all = np.empty(part.shape)
                 np.put_along_axis(gauss_all, order, gauss_sorted, axis=1)
@@ -371,7 +371,7 @@ def _score_block(block: np.ndarray, scored: np.ndarray, ctx: _EraContext, wanted
             residuals = ctx.neutralizer.residuals_up_to_shift(gauss_all)
             # a fully explained prediction leaves a constant residual: all ties, CORR NaN
             order, regauss = kernels.sorted_gaussian_ranks(residuals if all_scored else residuals[:, scored])
-            out[wanted.index("fnc"), rows] = _sorted_corr(regauss, order, target_centered)
+            out[wanted.index("fnc"), rows] = kernels.sorted_corr(regauss, order, target_centered)
         if "fe_max" in wanted or "fe_rms" in wanted:
             exposures = _feature_exposures(part, ctx)
             for metric in ("fe_max", "fe_rms"):
@@ -380,33 +380,6 @@ def _score_block(block: np.ndarray, scored: np.ndarray, ctx: _EraContext, wanted
 
     kernels.for_row_blocks(work, k, n)
     return out
-
-
-def _sorted_corr(gauss_sorted: np.ndarray, order: np.ndarray, target_centered: np.ndarray) -> np.ndarray:
-    """CORR of rows given in sorted order: Pearson of the 1.5-powered gaussian
-    ranks with the (already powered and) centered target gathered by ``order``."""
-    powered = _pow15(gauss_sorted)
-    powered -= powered.mean(axis=1, keepdims=True)
-    powered_ss = np.einsum("ij,ij->i", powered, powered)
-    target_ss = target_centered @ target_centered
-    with np.errstate(divide="ignore", invalid="ignore"):
-        corr = np.einsum("ij,ij->i", powered, target_centered[order]) / np.sqrt(powered_ss * target_ss)
-    corr[powered_ss == 0] = np.nan
-    if target_ss == 0:
-        corr[:] = np.nan
-    return corr
-
-
-def _pow15(gauss: np.ndarray) -> np.ndarray:
-    """Signed power 1.5 of gaussianized ranks."""
-    return gauss * np.sqrt(np.abs(gauss))
-
-
-def _contribution(g_dot_target: np.ndarray, g_dot_reference: np.ndarray, reference: np.ndarray,
-                  target: np.ndarray, n: int) -> np.ndarray:
-    """MMC/BMC: covariance with ``target`` of each gaussianized row orthogonalized
-    to ``reference``: ``(g.t - (g.r)(r.t)/(r.r)) / n``."""
-    return (g_dot_target - g_dot_reference * (reference @ target) / (reference @ reference)) / n
 
 
 def _feature_exposures(block: np.ndarray, ctx: _EraContext) -> np.ndarray:

@@ -90,6 +90,14 @@ def _tie_group_bounds(sorted_values: np.ndarray, tied: np.ndarray) -> tuple[np.n
     return first, last
 
 
+def _gather_rows(block: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """``np.take_along_axis(block, order, axis=1)`` as one flat ``take`` (about
+    1.5x faster on 5,000-wide rows)."""
+    k, n = block.shape
+    flat = np.ascontiguousarray(block).reshape(-1)
+    return np.take(flat, order + (np.arange(k, dtype=order.dtype) * n)[:, None])
+
+
 @lru_cache(maxsize=64)
 def _gaussian_table(n: int) -> np.ndarray:
     """``ndtri(j / 2n)`` for j = 0..2n: the gaussianized value of every possible
@@ -109,7 +117,7 @@ def sorted_gaussian_ranks(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     n = block.shape[1]
     order = np.argsort(block, axis=1)
-    sorted_values = np.take_along_axis(block, order, axis=1)
+    sorted_values = _gather_rows(block, order)
     tied = sorted_values[:, 1:] == sorted_values[:, :-1]
     if tied.any():
         first, last = _tie_group_bounds(sorted_values, tied)
@@ -138,7 +146,7 @@ def rank_complete_block(block: np.ndarray, gaussianize: bool = True) -> np.ndarr
         order, ranked = sorted_gaussian_ranks(block)
     else:
         order = np.argsort(block, axis=1)
-        sorted_values = np.take_along_axis(block, order, axis=1)
+        sorted_values = _gather_rows(block, order)
         tied = sorted_values[:, 1:] == sorted_values[:, :-1]
         if tied.any():
             first, last = _tie_group_bounds(sorted_values, tied)
@@ -235,3 +243,104 @@ def row_pearson(rows: np.ndarray, target: np.ndarray) -> np.ndarray:
         corr = covariance / np.sqrt(row_ss * target_ss)
     corr[constant] = np.nan
     return corr
+
+
+def _shares_one_row(rows: np.ndarray) -> bool:
+    """Whether every row of a 2-D array is the same buffer (a broadcast row)."""
+    return rows.ndim == 2 and rows.shape[0] > 1 and rows.strides[0] == 0
+
+
+def pow15(gauss: np.ndarray) -> np.ndarray:
+    """Signed power 1.5 of gaussianized ranks: ``g * sqrt(|g|)``."""
+    return gauss * np.sqrt(np.abs(gauss))
+
+
+def sorted_corr(gauss_sorted: np.ndarray, order: np.ndarray, target_centered: np.ndarray) -> np.ndarray:
+    """CORR of rows given in sorted order: Pearson of the 1.5-powered gaussian
+    ranks with the (already powered and) centered target gathered by ``order``.
+
+    Rows that share one buffer (no ties: :func:`sorted_gaussian_ranks`) are
+    powered and centered once."""
+    shared = _shares_one_row(gauss_sorted)
+    powered = pow15(gauss_sorted[:1] if shared else gauss_sorted)
+    powered -= powered.mean(axis=1, keepdims=True)
+    powered_ss = np.einsum("ij,ij->i", powered, powered)
+    target_ss = target_centered @ target_centered
+    gathered = target_centered[order]
+    if shared:
+        covariance = np.einsum("ij,j->i", gathered, powered[0])  # no BLAS threads inside our workers
+        powered_ss = np.broadcast_to(powered_ss, covariance.shape)
+    else:
+        covariance = np.einsum("ij,ij->i", powered, gathered)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corr = covariance / np.sqrt(powered_ss * target_ss)
+    corr[powered_ss == 0] = np.nan
+    if target_ss == 0:
+        corr[:] = np.nan
+    return corr
+
+
+def contribution(g_dot_target: np.ndarray, g_dot_reference: np.ndarray, reference: np.ndarray,
+                 target: np.ndarray, n: int) -> np.ndarray:
+    """MMC/BMC: covariance with ``target`` of each gaussianized row orthogonalized
+    to ``reference``: ``(g.t - (g.r)(r.t)/(r.r)) / n``."""
+    return (g_dot_target - g_dot_reference * (reference @ target) / (reference @ reference)) / n
+
+
+def _pow15_input_corr(gauss_sorted: np.ndarray) -> np.ndarray:
+    """Pearson correlation of each row's 1.5-powered values with the row itself
+    (NaN for a constant row); rows that share one buffer are computed once."""
+    shared = _shares_one_row(gauss_sorted)
+    rows = gauss_sorted[:1] if shared else gauss_sorted
+    centered = rows - rows.mean(axis=1, keepdims=True)
+    powered = pow15(rows)
+    powered -= powered.mean(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corr = np.einsum("ij,ij->i", powered, centered) / np.sqrt(
+            np.einsum("ij,ij->i", powered, powered) * np.einsum("ij,ij->i", centered, centered))
+    return np.broadcast_to(corr, gauss_sorted.shape[:1]) if shared else corr
+
+
+def numerai_corr_rows(rows: np.ndarray, target_centered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """CORR of each complete row (shape (k, n), no NaN) with the powered, centered target.
+
+    1. tie-kept rank and gaussianize each row (in sorted order, no scatter back)
+    2. signed power 1.5
+    3. Pearson correlation with ``target_centered`` gathered in each row's order
+
+    Also returns, per row, the correlation of the powered values with the
+    gaussianized ones (numerai-tools' power check; NaN for a constant row).
+    """
+    rows = np.ascontiguousarray(rows, dtype=np.float64)
+    k, n = rows.shape
+    corr = np.empty(k)
+    power_corr = np.empty(k)
+
+    def work(block: slice) -> None:
+        order, gauss = sorted_gaussian_ranks(rows[block])
+        power_corr[block] = _pow15_input_corr(gauss)
+        corr[block] = sorted_corr(gauss, order, target_centered)
+
+    for_row_blocks(work, k, n)
+    return corr, power_corr
+
+
+def contribution_rows(rows: np.ndarray, reference: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Contribution (MMC) of each complete row (shape (k, n), no NaN).
+
+    1. tie-kept rank and gaussianize each row (in sorted order)
+    2. orthogonalize it to ``reference`` (already gaussianized)
+    3. covariance with the centered ``target``
+    """
+    rows = np.ascontiguousarray(rows, dtype=np.float64)
+    k, n = rows.shape
+    out = np.empty(k)
+
+    def work(block: slice) -> None:
+        order, gauss = sorted_gaussian_ranks(rows[block])
+        g_dot_target = np.einsum("ij,ij->i", gauss, target[order])
+        g_dot_reference = np.einsum("ij,ij->i", gauss, reference[order])
+        out[block] = contribution(g_dot_target, g_dot_reference, reference, target, n)
+
+    for_row_blocks(work, k, n)
+    return out

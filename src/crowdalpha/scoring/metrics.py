@@ -13,8 +13,10 @@ from crowdalpha.scoring import kernels
 from crowdalpha.scoring.errors import DegenerateInputError, LengthMismatchError
 from crowdalpha.scoring.transforms import (
     DEFAULT_MAX_FILTERED_INDEX_RATIO,
+    Neutralizer,
     as_frame,
     center,
+    filter_sort_ids,
     filter_sort_index,
     filter_sort_index_many,
     filter_sort_top_bottom_concat,
@@ -22,10 +24,12 @@ from crowdalpha.scoring.transforms import (
     neutralize,
     orthogonalize,
     power,
+    rows_at,
     tie_broken_rank,
     tie_kept_rank,
     tie_kept_rank__gaussianize__neutralize__variance_normalize,
     tie_kept_rank__gaussianize__pow_1_5,
+    valid_ids,
     weight_normalize,
 )
 from crowdalpha.scoring.validation import (
@@ -98,6 +102,77 @@ def sharpe_ratio(s: pd.Series) -> float:
     return float(np.mean(values) / np.std(values))
 
 
+def _column_rows(frame: pd.DataFrame) -> np.ndarray:
+    """A frame's values as one float row per column (shape (k, n)): a view of
+    the frame's data when it is one float64 block."""
+    if set(frame.dtypes) == {np.dtype(np.float64)}:
+        return frame.to_numpy().T
+    return frame.to_numpy(dtype=np.float64, na_value=np.nan).T
+
+
+def _series_values(s: pd.Series) -> np.ndarray:
+    return s.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _numerai_corr_rows(rows: np.ndarray, index: pd.Index, columns: pd.Index, centered_targets: pd.Series,
+                       max_filtered_index_ratio: float, target_pow15: bool) -> pd.Series:
+    """:func:`numerai_corr` without ``top_bottom``, on arrays: predictions as
+    float rows (one per column, over ``index``); the ids are matched without
+    copying them, and every column is ranked in one kernel call
+    (:func:`kernels.numerai_corr_rows`)."""
+    target_values = _series_values(centered_targets)
+    ids = filter_sort_ids(valid_ids(centered_targets.index, target_values), len(centered_targets),
+                          valid_ids(index, rows), len(index), max_filtered_index_ratio)
+    target = rows_at(centered_targets.index, target_values, ids)
+    if target_pow15:
+        target = power(pd.Series(target, index=ids, name=centered_targets.name).to_frame(), 1.5).to_numpy()[:, 0]
+    corr, power_corr = kernels.numerai_corr_rows(rows_at(index, rows, ids), target - target.mean())
+    weak = ~np.isnan(power_corr) & ~(power_corr >= 0.9)
+    if weak.any():
+        raise DegenerateInputError(
+            f"power 1.5 of column {columns[np.argmax(weak)]!r} is only "
+            f"{power_corr[np.argmax(weak)]:.3f} correlated with its input (needs >= 0.9)"
+        )
+    return pd.Series(corr, index=columns)
+
+
+def _feature_neutral_rows(rows: np.ndarray, features: pd.DataFrame) -> np.ndarray | None:
+    """FNC's first steps on complete float rows (one per column): tie-kept
+    rank and gaussianize, neutralize to the features, scale to std 1. None
+    where a column is constant before or after neutralizing (the frame path
+    then gives numerai-tools' outcome for its NaN column)."""
+    gauss = kernels.gaussian_rank_rows(rows)
+    if (gauss.max(axis=1) == gauss.min(axis=1)).any():
+        return None
+    residuals = Neutralizer(features.to_numpy(dtype=np.float64)).residuals_rows(gauss)
+    spread = residuals.std(axis=1, keepdims=True)
+    if not (spread > 0).all():
+        return None
+    return np.divide(residuals, spread, out=residuals)
+
+
+def _contribution_rows(predictions: pd.DataFrame, meta_model: pd.Series, live_targets: pd.Series) -> pd.Series:
+    """:func:`correlation_contribution` without ``top_bottom``, on arrays: the
+    ids are matched in numerai-tools' order (same checks) without copying the
+    frame, and every column is ranked in one kernel call."""
+    rows = _column_rows(predictions)
+    meta_values = _series_values(meta_model)
+    target_values = _series_values(live_targets)
+    # numerai-tools matches meta-model/predictions, targets/predictions, then targets/meta-model
+    matched = filter_sort_ids(valid_ids(meta_model.index, meta_values), len(meta_model),
+                              valid_ids(predictions.index, rows), len(predictions))
+    ids = filter_sort_ids(valid_ids(live_targets.index, target_values), len(live_targets), matched, len(matched))
+    ids = filter_sort_ids(ids, len(ids), matched, len(matched))
+    meta = kernels.gaussian_rank_rows(rows_at(meta_model.index, meta_values, ids))
+    _require_variation(meta, "meta_model")
+    target = rows_at(live_targets.index, target_values, ids)
+    if ((target >= 0) & (target <= 1)).all():
+        target = target * 4
+    target = target - target.mean()
+    scores = kernels.contribution_rows(rows_at(predictions.index, rows, ids), meta, target)
+    return pd.Series(scores, index=predictions.columns)
+
+
 def numerai_corr(
     predictions: pd.DataFrame,
     targets: pd.Series,
@@ -116,6 +191,9 @@ def numerai_corr(
     predictions = as_frame(predictions, "predictions")
     check_scoring_input(targets, "targets")
     targets = center(targets)
+    if top_bottom is None or top_bottom <= 0:
+        return _numerai_corr_rows(_column_rows(predictions), predictions.index, predictions.columns, targets,
+                                  max_filtered_index_ratio, target_pow15)
     targets, predictions = filter_sort_index(targets, predictions, max_filtered_index_ratio)
     predictions = tie_kept_rank__gaussianize__pow_1_5(predictions)
     if target_pow15:
@@ -165,6 +243,8 @@ def correlation_contribution(
     predictions = as_frame(predictions, "predictions")
     check_scoring_input(meta_model, "meta_model")
     check_scoring_input(live_targets, "live_targets")
+    if top_bottom is None or top_bottom <= 0:
+        return _contribution_rows(predictions, meta_model, live_targets)
     meta_model, predictions = filter_sort_index(meta_model, predictions)
     live_targets, predictions = filter_sort_index(live_targets, predictions)
     live_targets, meta_model = filter_sort_index(live_targets, meta_model)
@@ -249,6 +329,13 @@ def feature_neutral_corr(
     predictions = as_frame(predictions, "predictions")
     check_scoring_input(features, "features", allow_nan=False)
     check_scoring_input(targets, "targets")
+    if (top_bottom is None or top_bottom <= 0) and predictions.index.is_monotonic_increasing \
+            and predictions.index.equals(features.index):
+        rows = _column_rows(predictions)
+        neutral = None if np.isnan(rows).any() else _feature_neutral_rows(rows, features)
+        if neutral is not None:
+            return _numerai_corr_rows(neutral, predictions.index, predictions.columns, center(targets),
+                                      DEFAULT_MAX_FILTERED_INDEX_RATIO, True)
     neutral_preds = tie_kept_rank__gaussianize__neutralize__variance_normalize(predictions, features)
     return numerai_corr(neutral_preds, targets, top_bottom=top_bottom)
 

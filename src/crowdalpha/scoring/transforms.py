@@ -52,6 +52,33 @@ def filter_sort_index(
     return cast(S1, s1.loc[ids].sort_index()), cast(S2, s2.loc[ids].sort_index())
 
 
+def valid_ids(index: pd.Index, values: np.ndarray) -> pd.Index:
+    """Ids of the rows without NaN (in any column), as ``obj.dropna().index``,
+    from the object's index and its values as float rows (shape (n,) or
+    (k, n), one row per column)."""
+    missing = np.isnan(np.atleast_2d(values)).any(axis=0)
+    return index[~missing] if missing.any() else index
+
+
+def filter_sort_ids(
+    ids1: pd.Index, n1: int, ids2: pd.Index, n2: int, max_filtered_ratio: float = DEFAULT_MAX_FILTERED_INDEX_RATIO
+) -> pd.Index:
+    """The ids :func:`filter_sort_index` keeps, from each input's NaN-free ids
+    and row count, sorted; no data is copied. Same overlap checks and errors."""
+    ids = ids1.intersection(ids2)
+    check_overlap(len(ids), n1, max_filtered_ratio, "s1", "s2")
+    check_overlap(len(ids), n2, max_filtered_ratio, "s2", "s1")
+    return ids if ids.is_monotonic_increasing else ids.sort_values()
+
+
+def rows_at(index: pd.Index, values: np.ndarray, ids: pd.Index) -> np.ndarray:
+    """The columns of ``values`` (shape (k, n), one column per id of ``index``)
+    at ``ids``: a view when ``ids`` is ``index`` itself, otherwise a copy."""
+    if ids.equals(index):
+        return values
+    return values[..., index.get_indexer(ids)]
+
+
 def filter_sort_index_many(
     inputs: list[Any], max_filtered_ratio: float = DEFAULT_MAX_FILTERED_INDEX_RATIO
 ) -> list[Any]:
