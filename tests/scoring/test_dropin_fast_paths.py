@@ -15,6 +15,7 @@ import pytest
 from numerai_tools import scoring as oracle
 
 from crowdalpha import scoring
+from crowdalpha.scoring import kernels
 from crowdalpha.scoring.errors import InsufficientOverlapError
 from tests.scoring.cases import binned
 
@@ -126,3 +127,44 @@ def test_feature_neutral_corr_constant_column_refused_as_numerai_tools() -> None
         oracle.feature_neutral_corr(case["predictions"], features, case["targets"])
     with pytest.raises(InsufficientOverlapError):
         scoring.feature_neutral_corr(case["predictions"], features, case["targets"])
+
+
+@pytest.mark.parametrize("with_ties", [False, True], ids=lambda t: f"ties{t}")
+def test_feature_neutral_corr_array_path_scores_only_ids_with_a_target(with_ties: bool) -> None:
+    """Targets with NaN: neutralized over every id, ranked again over the ids
+    with a target; features neither centered nor of full rank (a constant
+    and a repeated column); the kernel path is the one taken."""
+    case = wide_case(16, True, False, with_ties, False)
+    predictions = case["predictions"].drop(columns="model_5")
+    targets = case["targets"].copy()
+    targets.iloc[np.random.default_rng(17).choice(len(targets), 60, replace=False)] = np.nan
+    features = features_for(predictions)
+    features["feature_constant"] = 3.0
+    features["feature_again"] = features["feature_0"]
+    before = (predictions.copy(), features.copy(), targets.copy())
+    calls = []
+    kernel = kernels.feature_neutral_corr_rows
+
+    def counted(*args: object) -> object:
+        calls.append(1)
+        return kernel(*args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kernels, "feature_neutral_corr_rows", counted)
+        ours = scoring.feature_neutral_corr(predictions, features, targets)
+    assert calls
+    assert_same_series(ours, oracle.feature_neutral_corr(predictions, features, targets))
+    for given, copy in zip((predictions, features, targets), before, strict=True):
+        assert given.equals(copy)
+
+
+def test_feature_neutral_corr_array_path_overlap_error_as_numerai_corr() -> None:
+    case = wide_case(18, True, False, False, False)
+    predictions = case["predictions"].drop(columns="model_5")
+    targets = case["targets"].copy()
+    targets.iloc[: len(targets) // 2] = np.nan
+    features = features_for(predictions)
+    with pytest.raises(AssertionError):
+        oracle.feature_neutral_corr(predictions, features, targets)
+    with pytest.raises(InsufficientOverlapError):
+        scoring.feature_neutral_corr(predictions, features, targets)

@@ -368,9 +368,9 @@ def _score_block(block: np.ndarray, scored: np.ndarray, ctx: _EraContext, wanted
         if "fnc" in wanted:
             if gauss_all is None:
                 gauss_all = kernels.rank_complete_block(part)
-            residuals = ctx.neutralizer.residuals_up_to_shift(gauss_all)
             # a fully explained prediction leaves a constant residual: all ties, CORR NaN
-            order, regauss = kernels.sorted_gaussian_ranks(residuals if all_scored else residuals[:, scored])
+            order, regauss, _ = kernels.neutral_sorted_ranks(gauss_all, ctx.neutralizer.residuals_up_to_shift,
+                                                             None if all_scored else scored)
             out[wanted.index("fnc"), rows] = kernels.sorted_corr(regauss, order, target_centered)
         if "fe_max" in wanted or "fe_rms" in wanted:
             exposures = _feature_exposures(part, ctx)

@@ -325,6 +325,58 @@ def numerai_corr_rows(rows: np.ndarray, target_centered: np.ndarray) -> tuple[np
     return corr, power_corr
 
 
+def neutral_sorted_ranks(gauss: np.ndarray, residuals_up_to_shift: Callable[[np.ndarray], np.ndarray],
+                         scored: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """FNC's neutralization and second ranking of gaussianized rows (id order).
+
+    1. residuals of each row on the features, up to a constant per row (the
+       features are centered, so the intercept only shifts a row: ranks unchanged)
+    2. tie-kept rank and gaussianize them over the ``scored`` ids (all if None),
+       in sorted order
+
+    The division by the standard deviation is left out: only ranks matter.
+    Returns the sort order, the gaussianized ranks in sorted order and the
+    residuals (over all ids).
+    """
+    residuals = residuals_up_to_shift(gauss)
+    order, regauss = sorted_gaussian_ranks(residuals if scored is None else residuals[:, scored])
+    return order, regauss, residuals
+
+
+def feature_neutral_corr_rows(rows: np.ndarray, residuals_up_to_shift: Callable[[np.ndarray], np.ndarray],
+                              target_centered: np.ndarray, scored: np.ndarray | None = None,
+                              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """FNC of each complete row (shape (k, n), no NaN) with the powered, centered target.
+
+    1. tie-kept rank and gaussianize each row
+    2. :func:`neutral_sorted_ranks`: neutralize and rank again over the
+       ``scored`` ids (positions, all if None; ``target_centered`` is over them)
+    3. signed power 1.5 and Pearson correlation with the target
+
+    Also returns numerai-tools' power check per row (as :func:`numerai_corr_rows`)
+    and whether a row is constant before or after neutralizing (all ids).
+    Row blocks run in worker threads with BLAS single-threaded.
+    """
+    rows = np.ascontiguousarray(rows, dtype=np.float64)
+    k, n = rows.shape
+    corr = np.empty(k)
+    power_corr = np.empty(k)
+    constant = np.empty(k, dtype=bool)
+
+    def work(block: slice) -> None:
+        order, gauss_sorted = sorted_gaussian_ranks(rows[block])
+        gauss = np.empty(order.shape)
+        np.put_along_axis(gauss, order, gauss_sorted, axis=1)
+        order, regauss, residuals = neutral_sorted_ranks(gauss, residuals_up_to_shift, scored)
+        constant[block] = (gauss_sorted[:, 0] == gauss_sorted[:, -1]) | ~(residuals.std(axis=1) > 0)
+        power_corr[block] = _pow15_input_corr(regauss)
+        corr[block] = sorted_corr(regauss, order, target_centered)
+
+    with single_threaded_blas():
+        for_row_blocks(work, k, n)
+    return corr, power_corr, constant
+
+
 def contribution_rows(rows: np.ndarray, reference: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Contribution (MMC) of each complete row (shape (k, n), no NaN).
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from crowdalpha.scoring import kernels
-from crowdalpha.scoring.errors import DegenerateInputError, LengthMismatchError
+from crowdalpha.scoring.errors import DegenerateInputError, LengthMismatchError, ScoringInputError
 from crowdalpha.scoring.transforms import (
     DEFAULT_MAX_FILTERED_INDEX_RATIO,
     Neutralizer,
@@ -114,6 +114,17 @@ def _series_values(s: pd.Series) -> np.ndarray:
     return s.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
+def _check_power_correlation(power_corr: np.ndarray, columns: pd.Index) -> None:
+    """numerai-tools' check that each column's 1.5 power is >= 90 % correlated
+    with its gaussianized ranks (NaN, a constant column, passes)."""
+    weak = ~np.isnan(power_corr) & ~(power_corr >= 0.9)
+    if weak.any():
+        raise DegenerateInputError(
+            f"power 1.5 of column {columns[np.argmax(weak)]!r} is only "
+            f"{power_corr[np.argmax(weak)]:.3f} correlated with its input (needs >= 0.9)"
+        )
+
+
 def _numerai_corr_rows(rows: np.ndarray, index: pd.Index, columns: pd.Index, centered_targets: pd.Series,
                        max_filtered_index_ratio: float, target_pow15: bool) -> pd.Series:
     """:func:`numerai_corr` without ``top_bottom``, on arrays: predictions as
@@ -127,28 +138,37 @@ def _numerai_corr_rows(rows: np.ndarray, index: pd.Index, columns: pd.Index, cen
     if target_pow15:
         target = power(pd.Series(target, index=ids, name=centered_targets.name).to_frame(), 1.5).to_numpy()[:, 0]
     corr, power_corr = kernels.numerai_corr_rows(rows_at(index, rows, ids), target - target.mean())
-    weak = ~np.isnan(power_corr) & ~(power_corr >= 0.9)
-    if weak.any():
-        raise DegenerateInputError(
-            f"power 1.5 of column {columns[np.argmax(weak)]!r} is only "
-            f"{power_corr[np.argmax(weak)]:.3f} correlated with its input (needs >= 0.9)"
-        )
+    _check_power_correlation(power_corr, columns)
     return pd.Series(corr, index=columns)
 
 
-def _feature_neutral_rows(rows: np.ndarray, features: pd.DataFrame) -> np.ndarray | None:
-    """FNC's first steps on complete float rows (one per column): tie-kept
-    rank and gaussianize, neutralize to the features, scale to std 1. None
-    where a column is constant before or after neutralizing (the frame path
-    then gives numerai-tools' outcome for its NaN column)."""
-    gauss = kernels.gaussian_rank_rows(rows)
-    if (gauss.max(axis=1) == gauss.min(axis=1)).any():
+def _feature_neutral_corr_rows(rows: np.ndarray, index: pd.Index, columns: pd.Index, features: pd.DataFrame,
+                               centered_targets: pd.Series) -> pd.Series | None:
+    """:func:`feature_neutral_corr` without ``top_bottom`` on complete float
+    rows (one per column, over ``index``, sorted and equal to the features'
+    ids), every column in one kernel call (:func:`kernels.feature_neutral_corr_rows`).
+
+    The ids are matched with the target as :func:`numerai_corr` does, first.
+    None where that raises or a column is constant before or after
+    neutralizing: the frame path then gives numerai-tools' outcome.
+    """
+    target_values = _series_values(centered_targets)
+    try:
+        ids = filter_sort_ids(valid_ids(centered_targets.index, target_values), len(centered_targets),
+                              index, len(index), DEFAULT_MAX_FILTERED_INDEX_RATIO)
+        target = rows_at(centered_targets.index, target_values, ids)
+        target = power(pd.Series(target, index=ids, name=centered_targets.name).to_frame(), 1.5).to_numpy()[:, 0]
+    except ScoringInputError:
         return None
-    residuals = Neutralizer(features.to_numpy(dtype=np.float64)).residuals_rows(gauss)
-    spread = residuals.std(axis=1, keepdims=True)
-    if not (spread > 0).all():
+    scored = None if ids.equals(index) else index.get_indexer(ids)
+    with kernels.single_threaded_blas():  # the Gram matrix is summed in worker threads too
+        neutralizer = Neutralizer(features.to_numpy(dtype=np.float64))
+        corr, power_corr, constant = kernels.feature_neutral_corr_rows(
+            rows, neutralizer.residuals_up_to_shift, target - target.mean(), scored)
+    if constant.any():
         return None
-    return np.divide(residuals, spread, out=residuals)
+    _check_power_correlation(power_corr, columns)
+    return pd.Series(corr, index=columns)
 
 
 def _contribution_rows(predictions: pd.DataFrame, meta_model: pd.Series, live_targets: pd.Series) -> pd.Series:
@@ -332,10 +352,10 @@ def feature_neutral_corr(
     if (top_bottom is None or top_bottom <= 0) and predictions.index.is_monotonic_increasing \
             and predictions.index.equals(features.index):
         rows = _column_rows(predictions)
-        neutral = None if np.isnan(rows).any() else _feature_neutral_rows(rows, features)
-        if neutral is not None:
-            return _numerai_corr_rows(neutral, predictions.index, predictions.columns, center(targets),
-                                      DEFAULT_MAX_FILTERED_INDEX_RATIO, True)
+        scores = None if rows.shape[1] == 0 or np.isnan(rows).any() else _feature_neutral_corr_rows(
+            rows, predictions.index, predictions.columns, features, center(targets))
+        if scores is not None:
+            return scores
     neutral_preds = tie_kept_rank__gaussianize__neutralize__variance_normalize(predictions, features)
     return numerai_corr(neutral_preds, targets, top_bottom=top_bottom)
 
