@@ -4,11 +4,13 @@
 # bounded time on a fast clock. Fails unless the demo's own venv lacks the test tools,
 # the demo serves its pages and numerapi's GraphQL endpoint while it runs, resolves at
 # least one round, and ends (exit 0) with a passing ledger audit.
-#   DEMO_SECONDS (default 100) and DEMO_DAY_SECONDS (default 1) tune the run.
+#   DEMO_SECONDS (default 100), DEMO_DAY_SECONDS (default 1) and DEMO_OPEN_SECONDS (default 3:
+#   the rounds' minimum wall-clock open window, 60 s by default for a person) tune the run.
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 SECONDS_TO_RUN="${DEMO_SECONDS:-100}"
 DAY_SECONDS="${DEMO_DAY_SECONDS:-1}"
+OPEN_SECONDS="${DEMO_OPEN_SECONDS:-3}"
 WORK="$(mktemp -d /tmp/crowdalpha-fresh.XXXXXX)"
 DEMO=""
 cleanup() {
@@ -25,7 +27,8 @@ for name in $(env | sed -n 's/^\(CROWDALPHA_[A-Z_]*\)=.*/\1/p'); do unset "$name
 PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 echo "ci_demo: fresh clone in $WORK/clone; bash scripts/demo.sh --duration $SECONDS_TO_RUN on port $PORT"
 started=$(date +%s)
-bash scripts/demo.sh --port "$PORT" --day-seconds "$DAY_SECONDS" --duration "$SECONDS_TO_RUN" \
+bash scripts/demo.sh --port "$PORT" --day-seconds "$DAY_SECONDS" --open-seconds "$OPEN_SECONDS" \
+    --duration "$SECONDS_TO_RUN" \
     >"$WORK/demo.log" 2>&1 &
 DEMO=$!
 
