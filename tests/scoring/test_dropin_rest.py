@@ -14,6 +14,7 @@ from numerai_tools import signals as oracle_signals
 
 from crowdalpha import scoring
 from crowdalpha.scoring.errors import ScoringInputError
+from tests.helpers.inputs import unchanged
 from tests.scoring.cases import make_case
 
 TOL = 1e-9
@@ -51,22 +52,6 @@ def same(ours, theirs) -> None:
             assert ours.name == theirs.name
         ours, theirs = ours.to_numpy(dtype=float), theirs.to_numpy(dtype=float)
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=TOL)
-
-
-def unchanged(function, *args, **kwargs):
-    """Call ``function`` and assert its pandas arguments are as they were."""
-    before = copy.deepcopy(args)
-    result = function(*args, **kwargs)
-    for old, new in zip(before, args, strict=True):
-        if isinstance(old, pd.DataFrame):
-            pd.testing.assert_frame_equal(old, new)
-        elif isinstance(old, pd.Series):
-            pd.testing.assert_series_equal(old, new)
-        elif isinstance(old, dict):
-            for key in old:
-                pd.testing.assert_series_equal(old[key], new[key]) if isinstance(old[key], pd.Series) \
-                    else pd.testing.assert_frame_equal(old[key], new[key])
-    return result
 
 
 @pytest.mark.parametrize("method", ["average", "first", "min", "max", "dense"])

@@ -23,6 +23,7 @@ from crowdalpha.scoring.errors import (
     SubmissionIdsError,
     SubmissionValuesError,
 )
+from tests.helpers.inputs import unchanged as ours  # ours, arguments left unchanged
 
 RNG = np.random.default_rng(11)
 LIVE = pd.Series([f"n{v:010x}" for v in RNG.choice(16**8, size=300, replace=False)], name="id")
@@ -39,18 +40,6 @@ def theirs(function, *args, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", getattr(pd.errors, "Pandas4Warning", FutureWarning))
         return function(*copy.deepcopy(args), **kwargs)
-
-
-def ours(function, *args, **kwargs):
-    """Ours, asserting the arguments come back unchanged."""
-    before = copy.deepcopy(args)
-    result = function(*args, **kwargs)
-    for old, new in zip(before, args, strict=True):
-        if isinstance(old, pd.DataFrame):
-            pd.testing.assert_frame_equal(old, new)
-        elif isinstance(old, pd.Series):
-            pd.testing.assert_series_equal(old, new)
-    return result
 
 
 def assert_same_validation(a: tuple, b: tuple) -> None:
